@@ -1,0 +1,136 @@
+# Qlynix -- the one top-level Makefile.
+#
+#   make deps      install the Debian packages Qlynix needs (as root, idempotent)
+#   make           build build/qlxc
+#   make run       build, then run the main job on the bundled example
+#   make test      build and run every test; ends with "N passed, N failed"
+#   make test-san  the same under AddressSanitizer + UBSan (build-san/)
+#   make fuzz      libFuzzer over lexer + parser + checker (FUZZ_SECONDS=60)
+#   make bench     benchmarks, side by side with their peers
+#   make install   PREFIX=/usr/local
+#   make clean
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+RE2C    ?= re2c
+SAN     ?=
+FUZZ_SECONDS ?= 60
+
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      = -O1 -g -DQLX_FAULTS
+else
+BUILD   ?= build
+SANFLAGS =
+OPT      = -O2 -g
+endif
+
+PKGS     = lua5.4 openblas
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CPPFLAGS = -D_POSIX_C_SOURCE=200809L -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   = -std=c11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
+LDFLAGS  = $(SANFLAGS)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+           -lsundials_cvodes -lsundials_nvecserial -lm -lpthread
+
+LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lex.o
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(wildcard bench/bench_*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps run test test-san fuzz bench bench-deps install clean
+.SUFFIXES:
+
+all: $(BUILD)/qlxc
+
+# --- generated lexer: re2c at build time, never committed -----------------
+$(BUILD)/gen/lex.c: lang/lex.re
+	@mkdir -p $(dir $@)
+	$(RE2C) -W --no-generation-date -o $@ $<
+
+$(BUILD)/obj/lex.o: $(BUILD)/gen/lex.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libqlx.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/qlxc: $(BUILD)/obj/main.o $(BUILD)/libqlx.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libqlx.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqlx.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libqlx.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqlx.a $(LDLIBS)
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+
+# --- set-up -------------------------------------------------------------------
+DEBS = make gcc clang re2c pkg-config liblua5.4-dev libsundials-dev \
+       libopenblas-dev libopenmpi-dev openmpi-bin python3
+
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all present"; fi
+
+# --- the main job ---------------------------------------------------------------
+RUN_MODEL = examples/theophylline/theo.qlx
+
+run: all
+	$(BUILD)/qlxc run $(RUN_MODEL)
+
+# --- tests ----------------------------------------------------------------------
+test: all $(UNIT_BIN)
+	@QLXC=$(BUILD)/qlxc BUILD=$(BUILD) bash tests/run
+
+test-san:
+	@$(MAKE) --no-print-directory SAN=1 test
+
+FUZZ_BUILD = build-fuzz
+fuzz: $(FUZZ_BUILD)/gen/lex.c
+	@mkdir -p $(FUZZ_BUILD)
+	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Isrc \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $(FUZZ_BUILD)/fuzz_front tests/fuzz/fuzz_front.c $(LIB_SRC) $(FUZZ_BUILD)/gen/lex.c -lm
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	cp -f tests/errors/*.qlx examples/*/*.qlx stdlib/*.qlx $(FUZZ_BUILD)/corpus/ 2>/dev/null || true
+	$(FUZZ_BUILD)/fuzz_front -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
+	  -max_len=8192 -print_final_stats=1 $(FUZZ_BUILD)/corpus
+
+$(FUZZ_BUILD)/gen/lex.c: lang/lex.re
+	@mkdir -p $(dir $@)
+	$(RE2C) -W --no-generation-date -o $@ $<
+
+# --- benchmarks -----------------------------------------------------------------
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) QLXC=$(BUILD)/qlxc bash bench/run
+
+bench-deps:
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  python3-scipy python3-torch r-cran-desolve r-cran-nlme hyperfine
+
+# --- install --------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlynix/stdlib
+	install -m 755 $(BUILD)/qlxc $(DESTDIR)$(PREFIX)/bin/qlxc
+	install -m 644 stdlib/*.qlx $(DESTDIR)$(PREFIX)/share/qlynix/stdlib/
+
+clean:
+	rm -rf build build-san build-fuzz
