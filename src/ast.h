@@ -226,6 +226,7 @@ typedef struct {
     int file;             /* the main file's index in the Diag */
     const LexComment *comments;   /* the main file's comments, in order */
     int ncomments;
+    const char *src;      /* the main file's text (fmt counts lines in it), or NULL */
 } Ast;
 
 const char *ast_op_text(AstOp op);

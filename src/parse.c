@@ -230,8 +230,24 @@ static void after_operator(Parser *p)
     skip_newlines(p);
 }
 
+/* The unclosed '(' is often lines back; name its line, as Lua does. */
+static void expected_close(Parser *p, Span open, const char *what)
+{
+    if (at(p, TK_ERROR)) {
+        p->panic = 1;
+        return;
+    }
+    if (p->tok.span.line != open.line || at(p, TK_EOF) || at(p, TK_RECORD)) {
+        char hint[80];
+        snprintf(hint, sizeof hint, "the '(' is on line %d, column %d", open.line, open.col);
+        expected(p, "')' to close the '('", hint);
+    } else {
+        expected(p, what, NULL);
+    }
+}
+
 /* args := [ expr { "," expr } ] ")"   -- the "(" is already consumed */
-static void call_args(Parser *p, Expr *e)
+static void call_args(Parser *p, Expr *e, Span open)
 {
     Expr **v = NULL;
     int n = 0, cap = 0;
@@ -243,7 +259,7 @@ static void call_args(Parser *p, Expr *e)
     }
     p->paren--;
     if (!p->panic && !at(p, TK_RPAREN))
-        expected(p, "',' or ')' in the argument list", NULL);
+        expected_close(p, open, "',' or ')' in the argument list");
     else if (!p->panic)
         advance(p);
     e->args = v;
@@ -307,7 +323,7 @@ static Expr *postfix(Parser *p)
         }
         p->paren--;
         if (!p->panic && !at(p, TK_RPAREN)) {
-            expected(p, "')'", NULL);
+            expected_close(p, t.span, first->kind == EX_TUPLE ? "',' or ')'" : "')'");
             return first;
         }
         if (!p->panic)
@@ -332,9 +348,10 @@ static Expr *postfix(Parser *p)
             }
             Expr *e = new_expr(p, EX_CALL, t.span);
             e->text = t.text;
+            Span open = p->tok.span;
             p->paren++;
             advance(p);
-            call_args(p, e);
+            call_args(p, e, open);
             e->span = span_from(p, t.span);
             return e;
         }
@@ -353,9 +370,10 @@ static Expr *postfix(Parser *p)
                 expected(p, "'(' after a qualified name", NULL);
                 return e;
             }
+            Span open = p->tok.span;
             p->paren++;
             advance(p);
-            call_args(p, e);
+            call_args(p, e, open);
             e->span = span_from(p, t.span);
             return e;
         }
@@ -953,7 +971,7 @@ static void random_decl(Parser *p, Record *r, int *cap)
         return;
     int need = d.block ? d.block * (d.block + 1) / 2 : d.nnames;
     for (;;) {
-        if (at(p, TK_NEWLINE) && d.nvalues < need) {
+        if (at(p, TK_NEWLINE) && d.nvalues > 0 && d.nvalues < need) {
             skip_newlines(p);   /* a block's values may run over several lines */
             continue;
         }

@@ -391,7 +391,7 @@ static double tree_size(const Graph *g, GNode n, double *memo)
 /* Evaluate outs with a fresh tape and directly; count disagreements. */
 static int tape_vs_direct(const Graph *g, const GNode *outs, int nout, Rng *r,
                           int npoints, const GInputs *fixed, double *pin, int npin,
-                          long *nvalues, long *nfinite)
+                          long *nvalues, long *nfinite, long *nbits)
 {
     Tape *tp = tape_compile(g, outs, nout);
     if (!tp)
@@ -408,6 +408,7 @@ static int tape_vs_direct(const Graph *g, const GNode *outs, int nout, Rng *r,
         for (int i = 0; i < nout; i++) {
             double want = graph_eval_direct(g, outs[i], fixed);
             bad += !close_rel(out[i], want, 1e-14);
+            *nbits += !(out[i] == want || (isnan(out[i]) && isnan(want)));
             ++*nvalues;
             *nfinite += isfinite(want) != 0;
         }
@@ -422,7 +423,7 @@ static void test_tape_random(T *t)
 {
     Rng r = { 20240601u };
     int bad = 0, ngraphs = 300, maxinstr = 0;
-    long nvalues = 0, nfinite = 0, nderiv = 0;
+    long nvalues = 0, nfinite = 0, nderiv = 0, nbits = 0;
     for (int gi = 0; gi < ngraphs; gi++) {
         Arena *a = mem_arena_new();
         Gen G = { graph_new(a), &r, { 0 }, { 0 }, { 0 }, 0 };
@@ -432,10 +433,10 @@ static void test_tape_random(T *t)
         for (int i = 0; i < NIN; i++)
             G.in[i] = graph_input(G.g, GIN_STATE, i);
         GNode outs[64];
-        int nout = 0, nexpr = 1 + below(&r, 6);
+        int nout = 0, nexpr = 1 + below(&r, 8);
         for (int e = 0; e < nexpr; e++) {
             double size;
-            outs[nout++] = gen(&G, 1 + below(&r, 7), &size);
+            outs[nout++] = gen(&G, 1 + below(&r, 9), &size);
         }
         /* and their gradients, where the tree stays small enough */
         for (int e = 0; e < nexpr; e++)
@@ -452,12 +453,13 @@ static void test_tape_random(T *t)
         if (tp && tape_ninstr(tp) > maxinstr)
             maxinstr = tape_ninstr(tp);
         tape_free(&tp);
-        bad += tape_vs_direct(G.g, outs, nout, &r, 4, &in, x, NIN, &nvalues, &nfinite);
+        bad += tape_vs_direct(G.g, outs, nout, &r, 4, &in, x, NIN, &nvalues, &nfinite, &nbits);
         mem_arena_free(&a);
     }
     check(t, bad == 0, "tape == direct to 1e-14 on %d random DAGs (%ld values, %ld finite, "
           "%ld derivative outputs, up to %d instructions): %d differ",
           ngraphs, nvalues, nfinite, nderiv, maxinstr, bad);
+    check(t, nbits == 0, "tape == direct bit for bit on the same values (%ld differ)", nbits);
     check(t, nfinite > nvalues * 9 / 10, "random DAG values are mostly finite (%ld of %ld)",
           nfinite, nvalues);
 }
@@ -561,35 +563,59 @@ static void test_tape_edges(T *t)
     tape_free(&tp);
     check(t, tp == NULL, "tape_free sets the pointer to NULL");
 
-    /* sum of 1000 products: needs a handful of slots, not a thousand */
-    GNode acc = graph_const(g, 0.0);
-    for (int i = 0; i < 1000; i++) {
-        GNode term = graph_binary(g, G_MUL, graph_unary(g, G_SIN, graph_binary(g, G_MUL, x0,
-                                  graph_const(g, 1.0 + i))), x1);
-        acc = graph_binary(g, G_ADD, acc, term);
+    /* A recurrence a' = x1 sin(a) + x0 unrolled 100000 times, and its
+     * derivative in x0: a chain far deeper than a C stack would take
+     * recursively, which graph_diff walks with its own stack.  Alone, the
+     * chain needs a handful of slots, not 100000.  (With its derivative it
+     * needs them all: the derivative's nodes come after the whole chain in
+     * index order, and each uses cos(a_i).) */
+    GNode acc = x0;
+    for (int i = 0; i < 100000; i++)
+        acc = graph_binary(g, G_ADD, graph_binary(g, G_MUL, x1, graph_unary(g, G_SIN, acc)), x0);
+    GNode chain[2] = { acc, graph_diff(g, acc, x0) };
+    double av = x[0], dv = 1.0, got[2];
+    for (int i = 0; i < 100000; i++) {
+        dv = x[1] * cos(av) * dv + 1.0;
+        av = x[1] * sin(av) + x[0];
     }
-    tp = tape_compile(g, &acc, 1);
-    double *wk = malloc(tape_work_size(tp) * sizeof *wk), got;
-    tape_eval(tp, &in, wk, &got);
-    check(t, tape_work_size(tp) <= 1000 + 2 + 4,
-          "tape: slot reuse, 1000-term sum in %zu slots (%d instructions, 1000 constants)",
+    tp = tape_compile(g, chain, 1);
+    double *wk = malloc(tape_work_size(tp) * sizeof *wk);
+    tape_eval(tp, &in, wk, got);
+    check(t, tape_work_size(tp) <= 6 && got[0] == av,
+          "tape: slot reuse, a 100000-step chain in %zu slots (%d instructions)",
           tape_work_size(tp), tape_ninstr(tp));
-    check(t, close_rel(got, graph_eval_direct(g, acc, &in), 1e-14), "tape: 1000-term sum value");
+    free(wk);
+    tape_free(&tp);
+    tp = tape_compile(g, chain, 2);
+    wk = malloc(tape_work_size(tp) * sizeof *wk);
+    tape_eval(tp, &in, wk, got);
+    check(t, got[0] == av && close_rel(got[1], dv, 1e-9),
+          "tape: chain value %.6g and derivative %.6g match a C loop", got[0], got[1]);
     free(wk);
     tape_free(&tp);
 
-    /* integer powers go through SQR / POWI */
-    int bad = 0;
-    for (int e = -6; e <= 70; e++) {
-        GNode pw = graph_binary(g, G_POW, x1, graph_const(g, e)), pz = graph_binary(g, G_POW, x0, graph_const(g, e));
-        GNode o2[2] = { pw, pz };
+    /* integer powers go through SQR / POWI, i.e. graph_powi() */
+    int bad = 0, bits = 0;
+    for (int e = -40; e <= 70; e++) {
+        GNode o2[2] = { graph_binary(g, G_POW, x1, graph_const(g, e)),
+                        graph_binary(g, G_POW, x0, graph_const(g, e)) };
         tp = tape_compile(g, o2, 2);
         double ww[8], oo[2];
         tape_eval(tp, &in, ww, oo);
         bad += !close_rel(oo[0], pow(x[1], e), 1e-14) || !close_rel(oo[1], pow(x[0], e), 1e-14);
+        bits += oo[0] != graph_eval_direct(g, o2[0], &in) || oo[1] != graph_eval_direct(g, o2[1], &in);
         tape_free(&tp);
     }
-    check(t, bad == 0, "tape: x^k for integer k in [-6, 70] within 1e-14 of pow() (%d differ)", bad);
+    check(t, bad == 0, "tape: x^k for integer k in [-40, 70] within 1e-14 of pow() (%d differ)", bad);
+    check(t, bits == 0, "tape: x^k for integer k in [-40, 70] bitwise equal to direct (%d differ)", bits);
+    double sp[6] = { 0.0, -0.0, INFINITY, -INFINITY, NAN, -2.5 };
+    int ks[7] = { -3, -2, -1, 0, 2, 3, 17 }, special = 0;
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 7; j++) {
+            double want = pow(sp[i], ks[j]), have = graph_powi(sp[i], ks[j]);
+            special += !(have == want ? signbit(have) == signbit(want) : isnan(have) && isnan(want));
+        }
+    check(t, special == 0, "graph_powi agrees with pow() on 0, -0, +-inf, NaN (%d differ)", special);
     mem_arena_free(&a);
 }
 
