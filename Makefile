@@ -92,8 +92,12 @@ deps:
 # --- the main job ---------------------------------------------------------------
 RUN_MODEL = examples/theophylline/theo.qlx
 
+# Until the simulation engine lands (issue 3), the main job is to compile
+# the bundled model: check it, then write its graph with the Jacobian.
 run: all
-	$(BUILD)/qlxc run $(RUN_MODEL)
+	$(BUILD)/qlxc check $(RUN_MODEL)
+	$(BUILD)/qlxc graph --jacobian -o $(BUILD)/theo.dot $(RUN_MODEL)
+	@echo "qlxc: $(RUN_MODEL) checks clean; its graph is in $(BUILD)/theo.dot"
 
 # --- tests ----------------------------------------------------------------------
 test: all $(UNIT_BIN)

@@ -50,16 +50,23 @@
  *   Comments  a comment on its own line stays on its own line, before the
  *             first unit that starts after it, indented like that unit
  *             (like the body inside it, before a closing brace).  Comments
- *             inside a multi-line construct come after it.  Comments
- *             between two records go with the second one, unless a blank
- *             line separated them from it and none from the first record:
- *             then the first part stays with the first record.  A trailing
- *             comment follows its line after two blanks; trailing comments
- *             of consecutive lines line up in one column.
+ *             inside a multi-line construct come after it.  Between two
+ *             records, indented comments that directly follow the first
+ *             record (no blank line) stay with it, indented; from the
+ *             first comment in column 1 or after a blank line on, they
+ *             stand in column 1 above the second record's header.  A
+ *             trailing comment follows its line after two blanks;
+ *             trailing comments of consecutive lines (header included)
+ *             line up two columns after the longest of those lines.
  *   Blanks    at most one blank line where the source had one or more,
  *             never right after a header or an opening brace, never
  *             before a closing brace, never at the ends of the file, and
  *             never trailing blanks on a line.
+ *
+ * Seeing blank lines needs to know where a construct ends, which the tree
+ * does not say; the printer counts lines in Ast.src.  Without it (a tree
+ * built by hand) the tree is still printed faithfully, but blank lines and
+ * comments around multi-line constructs are placed only approximately.
  */
 #include "fmt.h"
 
@@ -98,25 +105,24 @@ typedef struct {
     int last_unit;          /* index in lines of the last unit, or -1 */
     int prev_end;           /* source line where the last placed item ends */
     int block_start;        /* the next item opens a body: no blank before */
-    int rec_has_body;       /* the current record printed lines below its header */
 } Fmt;
 
 /* ---- source lines ------------------------------------------------------ */
 
 /* The tree keeps where each node starts; where a multi-line construct
- * ends is needed to see blank lines, so count lines in the text once. */
+ * ends is needed to see blank lines, so the line starts of the text are
+ * indexed once.  Without the text (Ast.src NULL) a construct is taken to
+ * end on the last line one of its parts starts on. */
 static void index_lines(Fmt *f)
 {
     const char *s = f->ast->src;
-    int n = 1, cap = 0;
+    int n = 1;
     if (!s)
         return;
     for (const char *p = s; *p; p++)
         if (*p == '\n')
             n++;
-    cap = n;
-    f->line_off = mem_alloc(f->arena, (size_t)cap * sizeof *f->line_off);
-    f->line_off[0] = 0;
+    f->line_off = mem_alloc(f->arena, (size_t)n * sizeof *f->line_off);
     n = 1;
     for (const char *p = s; *p; p++)
         if (*p == '\n')
@@ -129,15 +135,14 @@ static int in_main(const Fmt *f, Span s)
     return s.file == f->ast->file && s.line > 0;
 }
 
-/* The source line of the last byte of s (its first line when the text is
- * not known). */
-static int end_line(const Fmt *f, Span s)
+static int imax(int a, int b)
 {
-    int lo = 0, hi = f->nline_off - 1, off = s.off + (s.len > 0 ? s.len - 1 : 0);
-    if (!in_main(f, s))
-        return 0;
-    if (!f->line_off)
-        return s.line;
+    return a > b ? a : b;
+}
+
+static int line_of(const Fmt *f, int off)
+{
+    int lo = 0, hi = f->nline_off - 1;
     while (lo < hi) {           /* the last line starting at or before off */
         int mid = (lo + hi + 1) / 2;
         if (f->line_off[mid] <= off)
@@ -145,12 +150,66 @@ static int end_line(const Fmt *f, Span s)
         else
             hi = mid - 1;
     }
-    return lo + 1 > s.line ? lo + 1 : s.line;
+    return lo + 1;
 }
 
-static int imax(int a, int b)
+/* The offset of the last byte of s that belongs to code: a span may run
+ * on over newlines, blanks and comments (an if's span takes in the blank
+ * lines after its closing brace, where it looked for an else). */
+static int last_code_byte(const Fmt *f, Span s)
 {
-    return a > b ? a : b;
+    const LexComment *cm = f->ast->comments;
+    int p = s.off + (s.len > 0 ? s.len - 1 : 0);
+    if (!f->line_off)
+        return p;
+    while (p > s.off) {
+        char c = f->ast->src[p];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f') {
+            p--;
+            continue;
+        }
+        /* inside a comment?  the last comment starting at or before p */
+        int k = -1, lo = 0, hi = f->ast->ncomments - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            if (cm[mid].span.off <= p) {
+                k = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if (k >= 0 && p < cm[k].span.off + cm[k].span.len && cm[k].span.off > s.off) {
+            p = cm[k].span.off - 1;
+            continue;
+        }
+        break;
+    }
+    return p;
+}
+
+/* The source line where s's code ends. */
+static int end_line(const Fmt *f, Span s)
+{
+    if (!in_main(f, s))
+        return 0;
+    if (!f->line_off)
+        return s.line;
+    return imax(s.line, line_of(f, last_code_byte(f, s)));
+}
+
+/* The last line any part of e starts on (the fallback without the text). */
+static int expr_line(const Fmt *f, const Expr *e)
+{
+    int l;
+    if (!e)
+        return 0;
+    l = end_line(f, e->span);
+    l = imax(l, expr_line(f, e->lhs));
+    l = imax(l, expr_line(f, e->rhs));
+    for (int i = 0; i < e->nargs; i++)
+        l = imax(l, expr_line(f, e->args[i]));
+    return l;
 }
 
 /* ---- the line buffer --------------------------------------------------- */
@@ -269,15 +328,15 @@ static void place_body_comments(Fmt *f, int upto, int ind)
 }
 
 /* Comments between two records (hline: the next header's line), or
- * after the last record (hline = 0).  A blank line in the source splits
- * them: those before the first blank line stay with the record above,
- * the rest go with the header below.  With no blank line at all they all
- * go with the header, as a NONMEM user puts a note above a record. */
+ * after the last record (hline = 0).  Those that directly follow the
+ * record above (no blank line) and are indented belong to it and stay
+ * indented; from the first one that starts in column 1 or follows a blank
+ * line on, they belong to the header below, as a NONMEM user puts a note
+ * above a record. */
 static void place_region_comments(Fmt *f, int upto, int hline)
 {
     const LexComment *cm = f->ast->comments;
     int i, end = take_comments(f, upto, &i), g = end, prev = f->prev_end;
-    int ind = f->rec_has_body ? 2 : 0;
 
     if (f->nlines == 0) {                   /* the top of the file */
         for (; i < end; i++) {
@@ -290,18 +349,16 @@ static void place_region_comments(Fmt *f, int upto, int hline)
         return;
     }
     for (int k = i; k < end; k++) {
-        if (cm[k].span.line > prev + 1) {
+        if (cm[k].span.line > prev + 1 || cm[k].span.col == 1) {
             g = k;
             break;
         }
         prev = imax(prev, cm[k].span.line);
     }
-    if (g == end && hline > 0 && hline <= prev + 1)
-        g = i;
     for (int k = i; k < end; k++) {
         if (k == g || (k > g && cm[k].span.line > f->prev_end + 1))
             blank(f);
-        own_comment(f, k < g ? ind : 0, &cm[k]);
+        own_comment(f, k < g ? 2 : 0, &cm[k]);
     }
     if (hline > 0 && (g == end || hline > f->prev_end + 1))
         blank(f);
@@ -317,7 +374,6 @@ static void unit_begin(Fmt *f, Span at, UnitKind k, int ind)
     int line = in_main(f, at) ? at.line : f->prev_end;
     if (k == U_RECORD) {
         place_region_comments(f, upto, line);
-        f->rec_has_body = 0;
     } else {
         place_body_comments(f, upto, k == U_ELSE || k == U_CLOSE ? ind + 2 : ind);
         if ((k == U_BODY || k == U_OPEN) && !f->block_start && line > f->prev_end + 1)
@@ -333,37 +389,12 @@ static void unit_end(Fmt *f, UnitKind k, int last)
     f->last_unit = end_code_line(f);
     f->prev_end = imax(f->prev_end, last);
     f->block_start = k == U_RECORD || k == U_OPEN || k == U_ELSE;
-    if (k != U_RECORD)
-        f->rec_has_body = 1;
 }
 
 /* ---- expressions ------------------------------------------------------- */
 
-/* Binding strength, loosest first, as in the grammar's expression rules. */
+/* Binding strength as ast_op_prec gives it (loosest 1), and atoms. */
 enum { P_OR = 1, P_AND, P_CMP, P_ADD, P_MUL, P_UNARY, P_POW, P_ATOM };
-
-static int op_prec(AstOp op)
-{
-    switch (op) {
-    case OP_OR: return P_OR;
-    case OP_AND: return P_AND;
-    case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
-        return P_CMP;
-    case OP_ADD: case OP_SUB: return P_ADD;
-    case OP_MUL: case OP_DIV: return P_MUL;
-    case OP_POW: return P_POW;
-    default: return P_UNARY;
-    }
-}
-
-static const char *op_text(AstOp op)
-{
-    static const char *const t[] = {
-        "+", "-", "*", "/", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||",
-        "-", "+", "!"
-    };
-    return op >= 0 && op < (int)(sizeof t / sizeof t[0]) ? t[op] : "?";
-}
 
 static const char *fortran_text(AstOp op)
 {
@@ -374,7 +405,7 @@ static const char *fortran_text(AstOp op)
     case OP_GE: return ".GE.";
     case OP_EQ: return ".EQ.";
     case OP_NE: return ".NE.";
-    default: return op_text(op);
+    default: return ast_op_text(op);
     }
 }
 
@@ -383,7 +414,7 @@ static const char *fortran_text(AstOp op)
 static int expr_prec(const Expr *e)
 {
     switch (e->kind) {
-    case EX_BINARY: return op_prec(e->op);
+    case EX_BINARY: return ast_op_prec(e->op);
     case EX_UNARY: return P_UNARY;
     case EX_NUM: return e->text && e->text[0] == '-' ? P_UNARY : P_ATOM;
     default: return P_ATOM;
@@ -401,7 +432,7 @@ static int needs_parens(const Expr *parent, const Expr *child, int right)
         return 0;
     if (parent->kind == EX_UNARY)
         return cp < P_UNARY;
-    pp = op_prec(parent->op);
+    pp = ast_op_prec(parent->op);
     if (pp == P_POW)
         return right ? cp < P_UNARY : 1;
     if (pp == P_CMP)
@@ -475,16 +506,16 @@ static void put_expr(Fmt *f, const Expr *e)
         putch(f, ')');
         break;
     case EX_UNARY:
-        put(f, op_text(e->op));
+        put(f, ast_op_text(e->op));
         put_operand(f, e, e->lhs, 1);
         break;
     case EX_BINARY: {
-        int spaced = op_prec(e->op) <= P_ADD, slash;
+        int spaced = ast_op_prec(e->op) <= P_ADD, slash;
         put_operand(f, e, e->lhs, 0);
         if (spaced)
             putch(f, ' ');
         slash = f->len;
-        put(f, op_text(e->op));
+        put(f, ast_op_text(e->op));
         if (spaced)
             putch(f, ' ');
         put_operand(f, e, e->rhs, 1);
@@ -511,6 +542,15 @@ static void put_expr(Fmt *f, const Expr *e)
 }
 
 /* ---- records ----------------------------------------------------------- */
+
+/* Filter keeps a string's text without its quotes; the quotes are seen
+ * in the value's span, which is two bytes longer than the text. */
+static int filter_quoted(const Filter *fl)
+{
+    char c = fl->value ? fl->value[0] : '0';
+    return fl->value && fl->value_span.len == (int)strlen(fl->value) + 2
+           && !(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'));
+}
 
 static void put_option(Fmt *f, const Option *o)
 {
@@ -545,8 +585,14 @@ static void put_option(Fmt *f, const Option *o)
             if (i)
                 put(f, ", ");
             put(f, fl->column);
-            put(f, fl->fortran ? fortran_text(fl->op) : op_text(fl->op));
-            put(f, fl->value);
+            put(f, fl->fortran ? fortran_text(fl->op) : ast_op_text(fl->op));
+            if (filter_quoted(fl)) {
+                putch(f, '"');
+                put(f, fl->value);
+                putch(f, '"');
+            } else {
+                put(f, fl->value);
+            }
         }
         putch(f, ')');
         return;
@@ -633,7 +679,11 @@ static void put_theta(Fmt *f, const ThetaDecl *d)
         put(f, d->name);
         put(f, " = ");
     }
-    if (d->nonmem_form) {
+    if (d->nonmem_form && !d->lo && !d->hi) {
+        putch(f, '(');          /* NONMEM's (init) */
+        put(f, d->init);
+        putch(f, ')');
+    } else if (d->nonmem_form) {
         /* (lo, init, hi), or (lo, init) when hi is open */
         putch(f, '(');
         put(f, d->lo);
@@ -730,7 +780,22 @@ static void put_body(Fmt *f, Stmt *const *body, int n, int ind)
 static int arm_end(const Fmt *f, const IfArm *a)
 {
     int l = end_line(f, a->span);
-    return a->cond ? imax(l, end_line(f, a->cond->span)) : l;
+    return a->cond ? imax(l, expr_line(f, a->cond)) : l;
+}
+
+/* `(c)` after if: the parentheses are the statement's syntax, and the
+ * parser marks the condition as parenthesised; a tuple brings its own. */
+static void put_cond(Fmt *f, const Expr *c)
+{
+    Expr bare = *c;
+    if (c->kind == EX_TUPLE) {
+        put_expr(f, c);
+        return;
+    }
+    bare.parens = 0;
+    putch(f, '(');
+    put_expr(f, &bare);
+    putch(f, ')');
 }
 
 static void put_stmt(Fmt *f, const Stmt *s, int ind)
@@ -757,8 +822,9 @@ static void put_stmt(Fmt *f, const Stmt *s, int ind)
             put(f, s->name);
         }
         put(f, " = ");
-        put_expr(f, s->value);
-        unit_end(f, U_BODY, end_line(f, s->span));
+        if (s->value)
+            put_expr(f, s->value);
+        unit_end(f, U_BODY, imax(end_line(f, s->span), expr_line(f, s->value)));
         return;
     case ST_IF:
         for (int i = 0; i < s->narms; i++) {
@@ -766,26 +832,27 @@ static void put_stmt(Fmt *f, const Stmt *s, int ind)
             unit_begin(f, i ? a->span : s->span, i ? U_ELSE : U_OPEN, ind);
             put(f, i ? "} else " : "");
             if (a->cond) {
-                put(f, "if (");
-                put_expr(f, a->cond);
-                put(f, ") {");
+                put(f, "if ");
+                put_cond(f, a->cond);
+                put(f, " {");
             } else {
                 putch(f, '{');
             }
             unit_end(f, i ? U_ELSE : U_OPEN, arm_end(f, a));
             put_body(f, a->body, a->nbody, ind + 2);
         }
-        /* The closing brace stands for the statement's last byte: the
-         * `}` or ENDIF written, or the end of a one-line if. */
+        /* The closing brace stands for the statement's last byte of code:
+         * the `}` or ENDIF written, or the end of a one-line if. */
         close = s->span;
-        if (close.len > 0) {
-            close.off += close.len - 1;
+        if (in_main(f, close)) {
+            close.off = last_code_byte(f, s->span);
             close.len = 1;
-            close.line = end_line(f, s->span);
+            close.line = f->line_off ? line_of(f, close.off)
+                                     : f->prev_end + (s->style != IF_ONELINE);
         }
         unit_begin(f, close, U_CLOSE, ind);
         putch(f, '}');
-        unit_end(f, U_CLOSE, end_line(f, close));
+        unit_end(f, U_CLOSE, close.line);
         return;
     }
 }
