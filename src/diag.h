@@ -5,7 +5,7 @@
  * what it includes) so that spans stay valid and a message can quote its
  * line.  Messages print as they are reported, in the form
  *
- *     model.qlx:12:9: error: undefined name 'centrl'
+ *     model.qlx:12:11: error: undefined name 'centrl'
  *        12 |   IPRED = centrl / V
  *           |           ^~~~~~
  *     hint: did you mean 'central'?

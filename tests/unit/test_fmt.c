@@ -974,7 +974,16 @@ static char *mutate(const char *src)
         default:
             break;
         }
-        if (edit == 5 && !strchr(l, ';'))
+        const char *cut = edit == 6 ? strstr(l, ", ") : edit == 7 ? strstr(l, " + ") : NULL;
+        if (cut && !strchr(l, ';')) {
+            /* go on on the next line after a comma or an operator, with a
+             * comment in between (inside a construct) */
+            int k = (int)(cut - l) + (edit == 6 ? 1 : 2);
+            len += (size_t)sprintf(out + len, "%.*s%s\n", k, l, rnd(2) ? "  ; cut" : "");
+            if (rnd(2))
+                len += (size_t)sprintf(out + len, "%*s; inside %d\n", (int)rnd(6), "", i);
+            len += (size_t)sprintf(out + len, "     %s\n", l + k);
+        } else if (edit == 5 && !strchr(l, ';'))
             len += (size_t)sprintf(out + len, "%s%*s; trailing %d\n", l, (int)rnd(4), "", i);
         else
             len += (size_t)sprintf(out + len, "%s\n", l);
