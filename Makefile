@@ -114,8 +114,13 @@ fuzz: $(FUZZ_BUILD)/gen/lex.c
 	  -o $(FUZZ_BUILD)/fuzz_front tests/fuzz/fuzz_front.c $(LIB_SRC) $(FUZZ_BUILD)/gen/lex.c -lm
 	@mkdir -p $(FUZZ_BUILD)/corpus
 	cp -f tests/errors/*.qlx examples/*/*.qlx stdlib/*.qlx $(FUZZ_BUILD)/corpus/ 2>/dev/null || true
+	@# the fuzzer's dictionary: every word of the keyword table, and the operators
+	{ sed -n 's/^\(RECORD\|RECORD_ALIAS\)(\([A-Za-z_]*\),.*/"$$\2"/p' lang/keywords.def; \
+	  sed -n 's/^[A-Z_]*(\([A-Za-z_]*\), *\([A-Za-z_0-9]*\).*/"\1"\n"\2"/p' lang/keywords.def; \
+	  printf '"%s"\n' "d/dt" "->" "**" ".EQ." ".AND." "&&" "||" "==" "!=" "<=" ">=" "~" "(" ")" "{" "}"; \
+	} | grep -v '^""$$' | sort -u >$(FUZZ_BUILD)/qlx.dict
 	$(FUZZ_BUILD)/fuzz_front -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
-	  -max_len=8192 -print_final_stats=1 $(FUZZ_BUILD)/corpus
+	  -max_len=8192 -print_final_stats=1 -dict=$(FUZZ_BUILD)/qlx.dict $(FUZZ_BUILD)/corpus
 
 $(FUZZ_BUILD)/gen/lex.c: lang/lex.re
 	@mkdir -p $(dir $@)

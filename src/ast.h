@@ -112,6 +112,7 @@ typedef struct {
     AstOp op;
     int fortran;
     const char *value;    /* spelling */
+    int value_quoted;     /* written as a "string" */
     Span value_span;
 } Filter;
 

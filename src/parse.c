@@ -559,6 +559,7 @@ static Filter filter(Parser *p)
         double v;
         f.value = signed_number(p, &v, &f.value_span);
     } else if (at(p, TK_IDENT) || at(p, TK_STRING)) {
+        f.value_quoted = at(p, TK_STRING);
         f.value = p->tok.text;
         advance(p);
     } else {
@@ -660,6 +661,12 @@ static void text_body(Parser *p, Record *r)
     r->text = p->tok.text;
     r->text_span = p->tok.span;
     advance(p);
+    skip_newlines(p);
+    if (at(p, TK_ERROR))
+        p->panic = 1;   /* the lexer said what is wrong */
+    else if (!at(p, TK_EOF) && !at(p, TK_RECORD))
+        error_at(p, p->tok.span, "the title is one line; write notes as ; comments",
+                 "unexpected text after the $%s title", kw_record_name(r->kind));
 }
 
 /* path-body := path { option } ; options may continue on later lines */
@@ -1171,9 +1178,15 @@ static Stmt *if_stmt(Parser *p)
         arm.body = block(p, &arm.nbody, "if", start);
         push_arm(p, st, &cap, arm);
         for (;;) {
-            /* `}` newline `else` is allowed, C style */
+            /* `}` newline `else` is allowed, C style; the statement ends at
+             * the last '}', not at the newlines read looking for an else */
             if (p->panic)
                 return st;
+            st->span = span_from(p, start);
+            if (!at_line_end(p) && !at_word(p, "else") && !at(p, TK_RBRACE)) {
+                end_line(p, "'}'");
+                return st;
+            }
             if (at(p, TK_NEWLINE)) {
                 /* peek past blank lines for an else */
                 while (at(p, TK_NEWLINE))
@@ -1206,8 +1219,11 @@ static Stmt *if_stmt(Parser *p)
             }
             arm.body = block(p, &arm.nbody, "else", arm.span);
             push_arm(p, st, &cap, arm);
-            break;
+            st->span = span_from(p, start);
+            end_statement(p);
+            return st;
         }
+        return st;
     } else if (at_word(p, "then")) {
         st->style = IF_THEN;
         advance(p);
@@ -1715,6 +1731,7 @@ static void parse_file_into(Parser *p, const char *path, const char *text, size_
     memset(&p->tok, 0, sizeof p->tok);
     if (p->incl_depth == 0) {
         p->ast->file = file;
+        p->ast->src = diag_file_text(p->diag, file, NULL);
     }
     parse_records(p);
     if (p->incl_depth == 0)

@@ -11,25 +11,32 @@
  *      difference (-a - b).  Model right-hand sides and Jacobians are made
  *      of little else, and every instruction saved is a dispatch saved.
  *      The fused forms round exactly as the separate operations do.
- *   3. Give slots.  The constants come first, copied from the tape by one
- *      loop; the inputs next, sorted by (kind, index) so that THETA 0..4
- *      load as one run; then the computed nodes.  A computed node's slot
- *      is released after its last use and reused by a later node (linear
- *      scan register allocation on a straight line), so the work array is
- *      the width of the graph, not its length.
- *   4. Emit one instruction per remaining node.  An instruction whose node
+ *   3. Chain: every instruction leaves its value in a register, `acc`, as
+ *      well as in memory.  When the next instruction's first operand is
+ *      that value it reads acc instead (commutative operands are swapped
+ *      to make this so), and when that is the value's only use it is not
+ *      stored at all.  A chain a*b - c + d ... then runs in registers,
+ *      without a store-to-load round trip (~7 cycles) per link.
+ *   4. Give slots.  The constants come first, the inputs next, sorted by
+ *      (kind, index) so that THETA 0..4 load as one run; then the computed
+ *      nodes.  A computed node's slot is released after its last use and
+ *      reused by a later node (linear-scan register allocation on a
+ *      straight line), so the work array is the width of the graph, not
+ *      its length.
+ *   5. Emit one instruction per remaining node.  An instruction whose node
  *      is an output and nothing else writes straight into out[]; the other
  *      outputs (constants, inputs, values also used later) are copied
  *      after the run.  A power with an integer constant exponent becomes
  *      SQR or POWI with the exponent as an immediate.
  *
- * Evaluation is one loop over the instructions, threaded with computed
- * goto where the compiler has it (GCC, Clang: each handler ends with its
- * own indirect jump, which predicts far better than a switch's single
- * one, and there is no bounds check), a switch otherwise.  The frequent
- * operators are inlined with the same expressions graph_apply() uses, so
- * the tape and graph_eval_direct() agree bit for bit; the rare ones (erfc,
- * logit...) call graph_apply(), whose cost dwarfs the call.
+ * Evaluation copies the constant and input runs into the work array, then
+ * runs the instructions, threaded with computed goto where the compiler
+ * has it (GCC, Clang: each handler ends in its own indirect jump, which
+ * predicts better than a switch's single one, and there is no bounds
+ * check), with a switch otherwise.  The frequent operators are inlined
+ * with the same expressions graph_apply() uses, so the tape and
+ * graph_eval_direct() agree bit for bit; the rare ones (erfc, logit...)
+ * call graph_apply(), whose cost dwarfs the call.
  */
 #include "tape.h"
 
@@ -52,8 +59,11 @@
 
 /*
  * The tape's operators: name and value, in terms of the operands A, B, C
- * (work slots) and the instruction ip.  Each has a second opcode, offset
- * by T_NBASE, that stores into out[d] instead of work[d].
+ * and the instruction ip.  B and C are work slots; A is a work slot or acc
+ * (see tape_eval).  Each operator has six opcodes:
+ *
+ *     op + T_NBASE * (3*src + dst)    src: 0 = A in work, 1 = A in acc
+ *                                     dst: 0 = work[d], 1 = out[d], 2 = acc only
  */
 #define TAPE_OPS(X)                       \
     X(ADD,    A + B)                      \
@@ -71,18 +81,22 @@
     X(MULSUB, A * B - C)                  \
     X(SUBMUL, A - B * C)                  \
     X(NEGSUB, -A - B)                     \
-    X(CALL,   call(ip, w))
+    X(CALL,   call(ip->c, A, B))
 
 #define X_ENUM(name, e) T_##name,
 enum { TAPE_OPS(X_ENUM) T_NBASE };
-#define T_END (2 * T_NBASE)
+#define T_END (6 * T_NBASE)
+
+enum { D_WORK, D_OUT, D_ACC };
 
 typedef struct {
     int32_t op, d, a, b, c;   /* POWI: b = exponent; CALL: c = GOp */
 } TInstr;
 
+/* work[slot + j] = src[index + j], j < n; src = in->v[kind], or the
+ * tape's constants when kind == GIN_NKINDS */
 typedef struct {
-    int32_t slot, kind, index, n;   /* work[slot + j] = in->v[kind][index + j] */
+    int32_t slot, kind, index, n;
 } TRun;
 
 typedef struct {
@@ -91,7 +105,7 @@ typedef struct {
 
 /* One malloc: this header, then konst[], ins[], run[], fix[]. */
 struct Tape {
-    int nconst, nins, nrun, nfix, nout;
+    int nins, nrun, nfix, nout;
     size_t nwork;
     double *konst;
     TInstr *ins;      /* nins instructions, then T_END */
@@ -116,6 +130,21 @@ typedef struct {
     GNode n;
 } InputRef;
 
+/* Per-node scratch of tape_compile, one malloc'd array each. */
+typedef struct {
+    Emit *em;
+    unsigned char *live;
+    unsigned char *from_acc;   /* first operand is the previous instruction's value */
+    unsigned char *acc_only;   /* value is consumed from acc and never stored */
+    int32_t *uses;             /* operand references by instructions */
+    int32_t *outcnt;           /* times it is an output */
+    int32_t *opos;             /* its first output position */
+    int32_t *last;             /* node index of its last use */
+    int32_t *slot;             /* work slot, -1 none */
+    int32_t *freel;            /* released slots, a stack */
+    InputRef *inp;
+} Scratch;
+
 static int is_leaf(const GNodeInfo *k)
 {
     return k->op == G_CONST || k->op == G_INPUT;
@@ -125,6 +154,8 @@ static int is_leaf(const GNodeInfo *k)
 static Emit basic_emit(const Graph *g, const GNodeInfo *k)
 {
     Emit e = { T_CALL, k->nargs, { k->a[0], k->a[1], k->a[2] }, (int32_t)k->op };
+    if (k->nargs == 1)
+        e.op[1] = k->a[0];    /* CALL reads B too; any valid slot will do */
     switch (k->op) {
     case G_ADD:  e.top = T_ADD; break;
     case G_SUB:  e.top = T_SUB; break;
@@ -148,39 +179,64 @@ static Emit basic_emit(const Graph *g, const GNodeInfo *k)
     default:
         break;
     }
+    if (e.top != T_CALL)
+        e.nops = e.top == T_SQR || e.top == T_POWI ? 1 : k->nargs;
+    else
+        e.nops = 2;
     return e;
 }
 
 /* Can m, an operand, be folded into its only user as a `top`? */
-static int fusable(const Graph *g, const Emit *em, const int32_t *uses,
-                   const int32_t *outcnt, GNode m, int top)
+static int fusable(const Graph *g, const Scratch *s, GNode m, int top)
 {
-    return !is_leaf(graph_node(g, m)) && em[m].top == top && uses[m] == 1 && outcnt[m] == 0;
+    return !is_leaf(graph_node(g, m)) && s->em[m].top == top && s->uses[m] == 1
+        && s->outcnt[m] == 0;
 }
 
-static void fuse(const Graph *g, Emit *em, const int32_t *uses, const int32_t *outcnt, GNode i)
+static void fuse(const Graph *g, Scratch *s, GNode i)
 {
-    Emit *e = &em[i];
+    Emit *e = &s->em[i], *em = s->em;
     GNode x = e->op[0], y = e->op[1];
     if (e->top == T_ADD) {
-        GNode m = fusable(g, em, uses, outcnt, x, T_MUL) ? x
-                : fusable(g, em, uses, outcnt, y, T_MUL) ? y : G_NONE;
+        GNode m = fusable(g, s, x, T_MUL) ? x : fusable(g, s, y, T_MUL) ? y : G_NONE;
         if (m == G_NONE)
             return;
         /* x + y*z == y*z + x exactly: IEEE addition commutes */
         *e = (Emit){ T_MULADD, 3, { em[m].op[0], em[m].op[1], m == x ? y : x }, 0 };
         em[m].top = -1;
     } else if (e->top == T_SUB) {
-        if (fusable(g, em, uses, outcnt, y, T_MUL)) {
+        if (fusable(g, s, y, T_MUL)) {
             *e = (Emit){ T_SUBMUL, 3, { x, em[y].op[0], em[y].op[1] }, 0 };
             em[y].top = -1;
-        } else if (fusable(g, em, uses, outcnt, x, T_MUL)) {
+        } else if (fusable(g, s, x, T_MUL)) {
             *e = (Emit){ T_MULSUB, 3, { em[x].op[0], em[x].op[1], y }, 0 };
             em[x].top = -1;
-        } else if (fusable(g, em, uses, outcnt, x, T_NEG)) {
+        } else if (fusable(g, s, x, T_NEG)) {
             *e = (Emit){ T_NEGSUB, 2, { em[x].op[0], y, G_NONE }, 0 };
             em[x].top = -1;
         }
+    }
+}
+
+/* Step 3: which instructions take their first operand from acc. */
+static void chain(const Graph *g, Scratch *s)
+{
+    GNode prev = G_NONE;
+    for (GNode i = 0; i < graph_size(g); i++) {
+        Emit *e = &s->em[i];
+        if (!s->live[i] || e->top < 0)
+            continue;
+        if (prev != G_NONE && e->op[0] != prev && e->op[1] == prev
+            && (e->top == T_ADD || e->top == T_MUL || e->top == T_MULADD)) {
+            e->op[1] = e->op[0];     /* commutative: bring prev to the front */
+            e->op[0] = prev;
+        }
+        if (prev != G_NONE && e->op[0] == prev) {
+            s->from_acc[i] = 1;
+            if (s->uses[prev] == 1 && s->outcnt[prev] == 0)
+                s->acc_only[prev] = 1;
+        }
+        prev = i;
     }
 }
 
@@ -197,65 +253,96 @@ static size_t round8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+static void scratch_free(Scratch *s)
+{
+    mem_free(s->em);
+    mem_free(s->live);
+    mem_free(s->from_acc);
+    mem_free(s->acc_only);
+    mem_free(s->uses);
+    mem_free(s->outcnt);
+    mem_free(s->opos);
+    mem_free(s->last);
+    mem_free(s->slot);
+    mem_free(s->freel);
+    mem_free(s->inp);
+}
+
+/* Append a run, or extend the last one when the source continues it. */
+static void add_run(Tape *t, int32_t slot, int32_t kind, int32_t index)
+{
+    TRun *r = t->nrun ? &t->run[t->nrun - 1] : NULL;
+    if (r && r->kind == kind && r->index + r->n == index && r->slot + r->n == slot)
+        r->n++;
+    else
+        t->run[t->nrun++] = (TRun){ slot, kind, index, 1 };
+}
+
 Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
 {
     int n = graph_size(g);
     size_t nn = n ? (size_t)n : 1;
     Tape *t = NULL;
-    Emit *em = mem_malloc(nn * sizeof *em);
-    unsigned char *live = mem_calloc(nn, 1);
-    int32_t *uses = mem_calloc(nn, sizeof *uses);
-    int32_t *outcnt = mem_calloc(nn, sizeof *outcnt);
-    int32_t *opos = mem_malloc(nn * sizeof *opos);     /* first output position */
-    int32_t *last = mem_malloc(nn * sizeof *last);
-    int32_t *slot = mem_malloc(nn * sizeof *slot);
-    int32_t *freel = mem_malloc(nn * sizeof *freel);
-    InputRef *inp = mem_malloc(nn * sizeof *inp);
-    if (!em || !live || !uses || !outcnt || !opos || !last || !slot || !freel || !inp)
+    Scratch s;
+    s.em = mem_malloc(nn * sizeof *s.em);
+    s.live = mem_calloc(nn, 1);
+    s.from_acc = mem_calloc(nn, 1);
+    s.acc_only = mem_calloc(nn, 1);
+    s.uses = mem_calloc(nn, sizeof *s.uses);
+    s.outcnt = mem_calloc(nn, sizeof *s.outcnt);
+    s.opos = mem_malloc(nn * sizeof *s.opos);
+    s.last = mem_malloc(nn * sizeof *s.last);
+    s.slot = mem_malloc(nn * sizeof *s.slot);
+    s.freel = mem_malloc(nn * sizeof *s.freel);
+    s.inp = mem_malloc(nn * sizeof *s.inp);
+    if (!s.em || !s.live || !s.from_acc || !s.acc_only || !s.uses || !s.outcnt || !s.opos
+        || !s.last || !s.slot || !s.freel || !s.inp)
         goto done;
 
     /* 1. live nodes and their instructions */
     for (int p = nout - 1; p >= 0; p--) {
         assert(outs[p] >= 0 && outs[p] < n);
-        live[outs[p]] = 1;
-        outcnt[outs[p]]++;
-        opos[outs[p]] = p;
+        s.live[outs[p]] = 1;
+        s.outcnt[outs[p]]++;
+        s.opos[outs[p]] = p;
     }
     int nconst = 0, ninput = 0, nins = 0;
     for (GNode i = n - 1; i >= 0; i--) {
-        if (!live[i])
+        if (!s.live[i])
             continue;
         const GNodeInfo *k = graph_node(g, i);
-        em[i].top = -1;
+        s.em[i].top = -1;
+        s.slot[i] = -1;
         if (k->op == G_CONST) {
             nconst++;
         } else if (k->op == G_INPUT) {
-            inp[ninput++] = (InputRef){ (int32_t)k->in_kind, k->in_index, i };
+            s.inp[ninput++] = (InputRef){ (int32_t)k->in_kind, k->in_index, i };
         } else {
-            em[i] = basic_emit(g, k);
-            for (int j = 0; j < em[i].nops; j++) {
-                live[em[i].op[j]] = 1;
-                uses[em[i].op[j]]++;
+            s.em[i] = basic_emit(g, k);
+            for (int j = 0; j < s.em[i].nops; j++) {
+                s.live[s.em[i].op[j]] = 1;
+                s.uses[s.em[i].op[j]]++;
             }
         }
     }
 
-    /* 2. fusion, then last uses (in node-index time) */
+    /* 2, 3. fusion and chaining, then last uses (in node-index time) */
     for (GNode i = 0; i < n; i++)
-        if (live[i] && em[i].top >= 0)
-            fuse(g, em, uses, outcnt, i);
+        if (s.live[i] && s.em[i].top >= 0)
+            fuse(g, &s, i);
+    chain(g, &s);
     for (GNode i = 0; i < n; i++) {
-        last[i] = -1;
-        if (live[i] && em[i].top >= 0) {
+        s.last[i] = -1;
+        if (s.live[i] && s.em[i].top >= 0) {
             nins++;
-            for (int j = 0; j < em[i].nops; j++)
-                last[em[i].op[j]] = i;
+            for (int j = 0; j < s.em[i].nops; j++)
+                s.last[s.em[i].op[j]] = i;
         }
     }
 
     size_t sz = round8(sizeof *t) + (size_t)nconst * sizeof(double)
-              + (size_t)(nins + 1) * sizeof(TInstr) + (size_t)ninput * sizeof(TRun)
-              + (size_t)nout * sizeof(TFix);
+              + (size_t)(nins + 1) * sizeof(TInstr)
+              + (size_t)(ninput + 1) * sizeof(TRun) + (size_t)nout * sizeof(TFix);
     t = mem_malloc(sz);
     if (!t)
         goto done;
@@ -265,83 +352,74 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     t->ins = (TInstr *)p;
     p += (size_t)(nins + 1) * sizeof(TInstr);
     t->run = (TRun *)p;
-    p += (size_t)ninput * sizeof(TRun);
+    p += (size_t)(ninput + 1) * sizeof(TRun);
     t->fix = (TFix *)p;
-    t->nconst = t->nins = t->nrun = t->nfix = 0;
+    t->nins = t->nrun = t->nfix = 0;
     t->nout = nout;
 
-    /* 3. slots: constants, then inputs in runs */
+    /* 4. slots: constants (one run), then inputs in runs */
     int32_t next = 0;
     for (GNode i = 0; i < n; i++)
-        if (live[i] && graph_node(g, i)->op == G_CONST) {
-            slot[i] = next++;
-            t->konst[t->nconst++] = graph_node(g, i)->value;
+        if (s.live[i] && graph_node(g, i)->op == G_CONST) {
+            t->konst[next] = graph_node(g, i)->value;
+            add_run(t, next, GIN_NKINDS, next);
+            s.slot[i] = next++;
         }
-    qsort(inp, (size_t)ninput, sizeof *inp, cmp_input);
+    qsort(s.inp, (size_t)ninput, sizeof *s.inp, cmp_input);
     for (int j = 0; j < ninput; j++) {
-        slot[inp[j].n] = next;
-        TRun *r = t->nrun ? &t->run[t->nrun - 1] : NULL;
-        if (r && r->kind == inp[j].kind && r->index + r->n == inp[j].index)
-            r->n++;
-        else
-            t->run[t->nrun++] = (TRun){ next, inp[j].kind, inp[j].index, 1 };
-        next++;
+        add_run(t, next, s.inp[j].kind, s.inp[j].index);
+        s.slot[s.inp[j].n] = next++;
     }
 
-    /* 4. computed nodes.  Operands released at their last use before the
-     * destination is chosen: an instruction reads all its operands before
-     * it writes, so d may equal one of them. */
+    /* 5. computed nodes.  Operands are released at their last use before
+     * the destination is chosen: an instruction reads all its operands
+     * before it writes, so d may equal one of them. */
     int nfree = 0;
     for (GNode i = 0; i < n; i++) {
-        if (!live[i] || em[i].top < 0)
+        if (!s.live[i] || s.em[i].top < 0)
             continue;
-        const Emit *e = &em[i];
+        const Emit *e = &s.em[i];
         for (int j = 0; j < e->nops; j++) {
             GNode a = e->op[j];
             int dup = 0;
             for (int m = 0; m < j; m++)
                 dup |= e->op[m] == a;
-            if (!dup && last[a] == i && !outcnt[a] && !is_leaf(graph_node(g, a)))
-                freel[nfree++] = slot[a];
+            if (!dup && s.last[a] == i && s.slot[a] >= 0 && !s.outcnt[a]
+                && !is_leaf(graph_node(g, a)))
+                s.freel[nfree++] = s.slot[a];
         }
-        TInstr in = { e->top, 0, slot[e->op[0]], 0, 0 };
-        if (outcnt[i] == 1 && uses[i] == 0) {
-            in.op += T_NBASE;          /* an output and nothing else */
-            in.d = opos[i];
-            slot[i] = -1;
+        int src = s.from_acc[i], dst;
+        TInstr in = { 0, 0, src ? 0 : s.slot[e->op[0]], 0, 0 };
+        if (s.outcnt[i] == 1 && s.uses[i] == 0) {
+            dst = D_OUT;               /* an output and nothing else */
+            in.d = s.opos[i];
+        } else if (s.acc_only[i]) {
+            dst = D_ACC;
         } else {
-            in.d = slot[i] = nfree ? freel[--nfree] : next++;
+            dst = D_WORK;
+            in.d = s.slot[i] = nfree ? s.freel[--nfree] : next++;
         }
+        in.op = e->top + T_NBASE * (3 * src + dst);
         if (e->top == T_POWI)
             in.b = e->imm;
-        else
-            in.b = e->nops > 1 ? slot[e->op[1]] : in.a;   /* CALL reads b always */
+        else if (e->nops > 1)
+            in.b = s.slot[e->op[1]];
         if (e->top == T_CALL)
             in.c = e->imm;
         else if (e->nops > 2)
-            in.c = slot[e->op[2]];
+            in.c = s.slot[e->op[2]];
         t->ins[t->nins++] = in;
     }
     t->ins[t->nins] = (TInstr){ T_END, 0, 0, 0, 0 };
     t->nwork = (size_t)next;
 
-    /* 5. outputs not written by their instruction */
-    for (int q = 0; q < nout; q++) {
-        GNode o = outs[q];
-        if (slot[o] >= 0)
-            t->fix[t->nfix++] = (TFix){ q, slot[o] };
-    }
+    /* outputs not written by their instruction */
+    for (int q = 0; q < nout; q++)
+        if (s.slot[outs[q]] >= 0)
+            t->fix[t->nfix++] = (TFix){ q, s.slot[outs[q]] };
 
 done:
-    mem_free(em);
-    mem_free(live);
-    mem_free(uses);
-    mem_free(outcnt);
-    mem_free(opos);
-    mem_free(last);
-    mem_free(slot);
-    mem_free(freel);
-    mem_free(inp);
+    scratch_free(&s);
     return t;
 }
 
@@ -373,56 +451,88 @@ int tape_noutputs(const Tape *t)
  * Evaluation
  * ------------------------------------------------------------------- */
 
-static double call(const TInstr *ip, const double *w)
+static double call(int op, double x, double y)
 {
-    double v[2] = { w[ip->a], w[ip->b] };
-    return graph_apply((GOp)ip->c, v);
+    double v[2] = { x, y };
+    return graph_apply((GOp)op, v);
 }
+
+/* Labels and cases of the 6 variants of each operator, and the dispatch
+ * table in opcode order. */
+#if TAPE_THREADED
+#define VM_CASE(name, src, dst) L_##name##_##src##dst:
+#define VM_NEXT                 ip++; goto *disp[ip->op]
+#define X_L(name, src, dst)     &&L_##name##_##src##dst,
+#define X_L00(name, e) X_L(name, 0, 0)
+#define X_L01(name, e) X_L(name, 0, 1)
+#define X_L02(name, e) X_L(name, 0, 2)
+#define X_L10(name, e) X_L(name, 1, 0)
+#define X_L11(name, e) X_L(name, 1, 1)
+#define X_L12(name, e) X_L(name, 1, 2)
+#else
+#define VM_CASE(name, src, dst) case T_##name + T_NBASE * (3 * src + dst):
+#define VM_NEXT                 continue
+#endif
+
+#define X_VARIANTS(name, e, src)                                     \
+    VM_CASE(name, src, 0) acc = (e); w[ip->d] = acc;   VM_NEXT;      \
+    VM_CASE(name, src, 1) acc = (e); out[ip->d] = acc; VM_NEXT;      \
+    VM_CASE(name, src, 2) acc = (e);                   VM_NEXT;
+#define X_FROM_WORK(name, e) X_VARIANTS(name, e, 0)
+#define X_FROM_ACC(name, e)  X_VARIANTS(name, e, 1)
 
 /* work, out and the inputs must not overlap (restrict): the loads and
  * stores of one instruction can then be scheduled freely. */
 void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *restrict out)
 {
-    for (int i = 0; i < t->nconst; i++)
-        w[i] = t->konst[i];
+    /* Runs are short (a handful of THETAs, the states), too short for a
+     * memcpy call to pay: copy the tail by hand. */
     for (int i = 0; i < t->nrun; i++) {
         const TRun *r = &t->run[i];
-        const double *restrict src = in->v[r->kind] + r->index;
+        const double *restrict src = (r->kind == GIN_NKINDS ? t->konst : in->v[r->kind]) + r->index;
         double *restrict dst = w + r->slot;
-        for (int j = 0; j < r->n; j++)
-            dst[j] = src[j];
+        int j = r->n;
+        for (; j > 4; j--)
+            dst[j - 1] = src[j - 1];
+        switch (j) {
+        case 4: dst[3] = src[3]; /* fall through */
+        case 3: dst[2] = src[2]; /* fall through */
+        case 2: dst[1] = src[1]; /* fall through */
+        case 1: dst[0] = src[0]; /* fall through */
+        default: break;
+        }
     }
 
     const TInstr *ip = t->ins;
-#define A w[ip->a]
+    double acc = 0.0;
 #define B w[ip->b]
 #define C w[ip->c]
 #if TAPE_THREADED
-#define X_LABEL(name, e)  &&L_##name,
-#define X_OLABEL(name, e) &&O_##name,
-    static const void *const disp[2 * T_NBASE + 1] = {
-        TAPE_OPS(X_LABEL) TAPE_OPS(X_OLABEL) &&L_END
+    static const void *const disp[6 * T_NBASE + 1] = {
+        TAPE_OPS(X_L00) TAPE_OPS(X_L01) TAPE_OPS(X_L02)
+        TAPE_OPS(X_L10) TAPE_OPS(X_L11) TAPE_OPS(X_L12)
+        &&vm_end
     };
-#define X_HANDLER(name, e) \
-    L_##name: w[ip->d] = (e);   ip++; goto *disp[ip->op]; \
-    O_##name: out[ip->d] = (e); ip++; goto *disp[ip->op];
     goto *disp[ip->op];
-    TAPE_OPS(X_HANDLER)
-L_END:
 #else
-#define X_CASE(name, e) \
-    case T_##name:           w[ip->d] = (e); break; \
-    case T_##name + T_NBASE: out[ip->d] = (e); break;
-    for (; ip->op != T_END; ip++) {
+    for (;; ip++) {
         switch (ip->op) {
-        TAPE_OPS(X_CASE)
+        case T_END:
+            goto vm_end;
+#endif
+#define A w[ip->a]
+        TAPE_OPS(X_FROM_WORK)
+#undef A
+#define A acc
+        TAPE_OPS(X_FROM_ACC)
+#undef A
+#if !TAPE_THREADED
         }
     }
 #endif
-#undef A
 #undef B
 #undef C
-
+vm_end:
     for (int i = 0; i < t->nfix; i++)
         out[t->fix[i].out] = w[t->fix[i].slot];
 }
