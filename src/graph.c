@@ -453,7 +453,7 @@ static int is_zero(const Graph *g, GNode n)
 }
 
 /* Shorthands for the rules below; each goes through folding and interning. */
-static GNode k_(Graph *g, double v)                   { return graph_const(g, v); }
+static GNode num(Graph *g, double v)                  { return graph_const(g, v); }
 static GNode un(Graph *g, GOp op, GNode x)            { return graph_unary(g, op, x); }
 static GNode bin(Graph *g, GOp op, GNode x, GNode y)  { return graph_binary(g, op, x, y); }
 static GNode mul(Graph *g, GNode x, GNode y)          { return graph_binary(g, G_MUL, x, y); }
@@ -463,12 +463,12 @@ static GNode mul(Graph *g, GNode x, GNode y)          { return graph_binary(g, G
 static GNode diff_rule(Graph *g, GNode n, GNodeInfo k, const GNode *da, GNode x)
 {
     GNode u = k.a[0], v = k.a[1], du = da[0], dv = da[1];
-    GNode zero = k_(g, 0.0), one = k_(g, 1.0);
+    GNode zero = num(g, 0.0);
 
     if (k.op == G_CONST)
         return zero;
     if (k.op == G_INPUT)
-        return n == x ? one : zero;
+        return n == x ? num(g, 1.0) : zero;
     /* No argument moves with x: the common case, and it must not leave
      * dead nodes behind. */
     int moves = 0;
@@ -481,23 +481,23 @@ static GNode diff_rule(Graph *g, GNode n, GNodeInfo k, const GNode *da, GNode x)
     case G_NEG:   return un(g, G_NEG, du);
     case G_EXP:   return mul(g, n, du);
     case G_LOG:   return bin(g, G_DIV, du, u);
-    case G_LOG10: return bin(g, G_DIV, du, mul(g, u, k_(g, LN10)));
-    case G_SQRT:  return bin(g, G_DIV, du, mul(g, k_(g, 2.0), n));
+    case G_LOG10: return bin(g, G_DIV, du, mul(g, u, num(g, LN10)));
+    case G_SQRT:  return bin(g, G_DIV, du, mul(g, num(g, 2.0), n));
     case G_ABS:
         /* sign(u) du; at u = 0 we take +du, a valid subgradient */
         return graph_select(g, bin(g, G_LT, u, zero), un(g, G_NEG, du), du);
     case G_SIN:   return mul(g, un(g, G_COS, u), du);
     case G_COS:   return un(g, G_NEG, mul(g, un(g, G_SIN, u), du));
-    case G_TANH:  return mul(g, bin(g, G_SUB, one, mul(g, n, n)), du);
+    case G_TANH:  return mul(g, bin(g, G_SUB, num(g, 1.0), mul(g, n, n)), du);
     case G_LOGIT: /* d log(p/(1-p)) = dp / (p (1-p)) */
-        return bin(g, G_DIV, du, mul(g, u, bin(g, G_SUB, one, u)));
+        return bin(g, G_DIV, du, mul(g, u, bin(g, G_SUB, num(g, 1.0), u)));
     case G_EXPIT: /* e' = e (1 - e) */
-        return mul(g, mul(g, n, bin(g, G_SUB, one, n)), du);
+        return mul(g, mul(g, n, bin(g, G_SUB, num(g, 1.0), n)), du);
     case G_SOFTPLUS:
         return mul(g, un(g, G_EXPIT, u), du);
     case G_PHI:   /* the standard normal density exp(-u^2/2) / sqrt(2 pi) */
-        return mul(g, mul(g, k_(g, INV_SQRT2PI),
-                          un(g, G_EXP, mul(g, k_(g, -0.5), mul(g, u, u)))), du);
+        return mul(g, mul(g, num(g, INV_SQRT2PI),
+                          un(g, G_EXP, mul(g, num(g, -0.5), mul(g, u, u)))), du);
     case G_ADD:   return bin(g, G_ADD, du, dv);
     case G_SUB:   return bin(g, G_SUB, du, dv);
     case G_MUL:   return bin(g, G_ADD, mul(g, du, v), mul(g, u, dv));
@@ -509,7 +509,7 @@ static GNode diff_rule(Graph *g, GNode n, GNodeInfo k, const GNode *da, GNode x)
          * integer exponent, where log(u) is not. */
         GNode t1 = zero, t2 = zero;
         if (!is_zero(g, du)) {
-            GNode vm1 = bin(g, G_SUB, v, one);
+            GNode vm1 = bin(g, G_SUB, v, num(g, 1.0));
             t1 = mul(g, mul(g, v, bin(g, G_POW, u, vm1)), du);
         }
         if (!is_const(g, v) && !is_zero(g, dv))

@@ -169,7 +169,7 @@ static void lower_if(Lower *L, const Stmt *st)
         arms[k] = mem_alloc(L->a, bytes);
         memcpy(arms[k], L->env, bytes);
     }
-    int last = has_else ? st->narms - 1 : st->narms;   /* first arm with a condition after the joins */
+    int last = has_else ? st->narms - 1 : st->narms;   /* arms 0..last-1 have conditions */
     for (int i = 0; i < n; i++) {
         GNode v = has_else ? arms[st->narms - 1][i] : pre[i];
         for (int k = last - 1; k >= 0; k--)
@@ -294,34 +294,50 @@ static int add_partial(Graph *g, Arena *a, GNode f, GNode x, const char *fname,
     return idx;
 }
 
+static int *minus_ones(Arena *a, int n)
+{
+    int *v = mem_alloc(a, sizeof(int) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        v[i] = -1;
+    return v;
+}
+
+/* Row i of one block of the Jacobian: d f / d input(kind, k) for k < n,
+ * into row[k]; names from the namer.  Returns the nonzero count. */
+static int jacobian_row(Graph *g, LowerInfo *info, GNode f, const char *fname, GInKind kind,
+                        int n, int *row)
+{
+    const Model *m = info->model;
+    int nonzero = 0;
+    for (int k = 0; k < n; k++) {
+        if (kind == GIN_PARAM && m->vars[k].rec != REC_PK)
+            continue;
+        const char *xname = lower_input_namer(info, kind, k);
+        row[k] = add_partial(g, info->arena, f, graph_input(g, kind, k), fname,
+                             xname ? xname : "?");
+        nonzero += row[k] >= 0;
+    }
+    return nonzero;
+}
+
 int lower_add_jacobian(Graph *g, const Model *m, LowerInfo *info)
 {
-    int nc = m->ncmts, nv = m->nvars, nonzero = 0;
+    int nc = m->ncmts, nv = m->nvars, nt = m->nthetas, ne = m->omega.n, nonzero = 0;
     Arena *a = info->arena;
-    info->jac_state = mem_alloc(a, sizeof(int) * (size_t)(nc * nc + 1));
-    info->jac_param = mem_alloc(a, sizeof(int) * (size_t)(nc * nv + 1));
-    for (int i = 0; i < nc * nc; i++)
-        info->jac_state[i] = -1;
-    for (int i = 0; i < nc * nv; i++)
-        info->jac_param[i] = -1;
+    info->jac_state = minus_ones(a, nc * nc);
+    info->jac_param = minus_ones(a, nc * nv);
+    info->jac_theta = minus_ones(a, nc * nt);
+    info->jac_eta = minus_ones(a, nc * ne);
     info->jacobian = 1;
     for (int i = 0; i < nc; i++) {
         if (info->des_out[i] < 0)
             continue;
         GNode f = graph_output(g, info->des_out[i]);
         const char *fname = m->cmts[i].name;
-        for (int j = 0; j < nc; j++) {
-            int o = add_partial(g, a, f, graph_input(g, GIN_STATE, j), fname, m->cmts[j].name);
-            info->jac_state[i * nc + j] = o;
-            nonzero += o >= 0;
-        }
-        for (int k = 0; k < nv; k++) {
-            if (m->vars[k].rec != REC_PK)
-                continue;
-            int o = add_partial(g, a, f, graph_input(g, GIN_PARAM, k), fname, m->vars[k].name);
-            info->jac_param[i * nv + k] = o;
-            nonzero += o >= 0;
-        }
+        nonzero += jacobian_row(g, info, f, fname, GIN_STATE, nc, info->jac_state + i * nc);
+        nonzero += jacobian_row(g, info, f, fname, GIN_PARAM, nv, info->jac_param + i * nv);
+        nonzero += jacobian_row(g, info, f, fname, GIN_THETA, nt, info->jac_theta + i * nt);
+        nonzero += jacobian_row(g, info, f, fname, GIN_ETA, ne, info->jac_eta + i * ne);
     }
     return nonzero;
 }

@@ -42,8 +42,10 @@ typedef struct {
     /* After lower_add_jacobian(): output indices of the $DES Jacobian,
      * -1 where the entry is identically zero.  jac_state[i*ncmts + j] is
      * d(d/dt(i))/d(state j); jac_param[i*nvars + k] is d(d/dt(i))/d(param
-     * k), for k a $PK variable (-1 for every other k). */
-    int *jac_state, *jac_param;
+     * k), for k a $PK variable (-1 for every other k); jac_theta[i*nthetas
+     * + k] and jac_eta[i*omega.n + k] are the derivatives by the THETAs
+     * and ETAs that $DES reads directly. */
+    int *jac_state, *jac_param, *jac_theta, *jac_eta;
     int jacobian;
 } LowerInfo;
 
@@ -51,8 +53,8 @@ typedef struct {
 Graph *lower_model(Arena *a, const Model *m, LowerInfo *info);
 
 /* Adds the symbolic Jacobian of the $DES right-hand sides as outputs
- * "jac(central, depot)" and "jac(central, CL)", fills info->jac_*, and
- * returns the number of nonzero entries. */
+ * "jac(central, depot)", "jac(central, CL)", "jac(central, tcl)", fills
+ * info->jac_*, and returns the number of entries not identically zero. */
 int lower_add_jacobian(Graph *g, const Model *m, LowerInfo *info);
 
 /* A GInputNamer for graph_dot(): ctx is the LowerInfo. */

@@ -69,7 +69,7 @@ typedef struct {
 
     /* the code walk */
     RecKind cur;                     /* record being checked */
-    int assign_var;                  /* variable whose value is being read, -1 */
+    int assign_var;                  /* variable being assigned, or -1 */
     unsigned char *vstate;           /* per variable */
     unsigned char *cstate;           /* per compartment: its d/dt */
     Span *ddt_span;                  /* per compartment: first d/dt */
@@ -298,6 +298,11 @@ static const char *decl_kind_name(DeclKind k)
     return names[k];
 }
 
+static const char *decl_article(DeclKind k)
+{
+    return k == DK_ETA || k == DK_EPS ? "an" : "a";
+}
+
 static const Decl *find_decl(const Sema *s, const char *name)
 {
     for (int i = 0; name && i < s->ndecls; i++)
@@ -313,8 +318,7 @@ static int declare(Sema *s, const char *name, DeclKind kind, int index, Span at)
     if (old) {
         err(s, at, NULL, "'%s' is already declared", name);
         note(s, old->span, "'%s' was first declared here, as %s %s", name,
-             old->kind == DK_ETA || old->kind == DK_EPS ? "an" : "a",
-             decl_kind_name(old->kind));
+             decl_article(old->kind), decl_kind_name(old->kind));
         return 0;
     }
     Decl dc = { name, kind, index, at };
@@ -768,7 +772,7 @@ static void declare_net(Sema *s, const Record *r)
     Model *m = s->m;
     if (!r->name)
         return;
-    ModelNet net = { r->name, r->kind, r, r->nm_span };
+    ModelNet net = { r->name, r->kind, r, r->dirs, r->ndirs, r->nm_span };
     if (declare(s, r->name, DK_NET, m->nnets, r->nm_span))
         MEM_PUSH(s->a, m->nets, m->nnets, s->capnets, net);
 }
@@ -1091,8 +1095,8 @@ static void collect_ddt(Sema *s, Stmt *st)
             names[i] = m->cmts[i].name;
         const char *hint = suggest(s, st->name, names, m->ncmts);
         if (dc)
-            err(s, st->name_span, hint, "'%s' is a %s, not a compartment", st->name,
-                decl_kind_name(dc->kind));
+            err(s, st->name_span, hint, "'%s' is %s %s, not a compartment", st->name,
+                decl_article(dc->kind), decl_kind_name(dc->kind));
         else
             err(s, st->name_span, hint ? hint : "declare it in $COMPARTMENTS",
                 "undefined compartment '%s'", st->name);
@@ -1306,8 +1310,8 @@ static int report_cycle(Sema *s, int v, Expr *e)
     char buf[400];
     size_t len = (size_t)snprintf(buf, sizeof buf, "'%s' depends on", s->m->vars[a].name);
     for (int i = 0; i < n && len < sizeof buf - 80; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s '%s'", i ? ", which depends on" : "",
-                                s->m->vars[path[i]].name);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s '%s'",
+                                i ? ", which depends on" : "", s->m->vars[path[i]].name);
     err(s, e->span, NULL, "cyclic definition: %s", buf);
     note(s, s->m->vars[v].span, "'%s' is defined here", s->m->vars[v].name);
     return 1;
@@ -1320,8 +1324,7 @@ static void use_var(Sema *s, int v, Expr *e)
     e->ref.kind = REF_VAR;
     e->ref.index = v;
     if (mv->rec != s->cur && mv->rec == REC_DES) {
-        err(s, e->span, strf(s, "$%s sees $PK variables and compartment amounts, not $DES locals",
-                             rec_name(s->cur)),
+        err(s, e->span, "$DES variables stay in $DES; compute it again here from the amounts",
             "'%s' is local to $DES", e->text);
         return;
     }
@@ -1450,8 +1453,8 @@ static void check_lua_call(Sema *s, Expr *e)
 {
     Model *m = s->m;
     if (!kw_strcaseeq(e->ns, "lua")) {
-        err(s, span_head(e->span, (int)strlen(e->ns)), "only lua.name(...) reaches outside the model",
-            "unknown namespace '%s'", e->ns);
+        err(s, span_head(e->span, (int)strlen(e->ns)),
+            "only lua.name(...) reaches outside the model", "unknown namespace '%s'", e->ns);
         check_args(s, e);
         return;
     }
@@ -1747,7 +1750,8 @@ static void check_table(Sema *s, const Record *r)
                 MEM_PUSH(s->a, v, n, cap, s->decls[k].name);
         const char *hint = suggest(s, r->items[i], v, n);
         err(s, r->item_spans[i],
-            hint ? hint : "a table item is a column, variable, compartment, THETA, ETA or a standard item",
+            hint ? hint
+                 : "a table item is a column, variable, compartment, THETA, ETA or a standard item",
             "unknown table item '%s'", r->items[i]);
     }
 }
@@ -2074,7 +2078,8 @@ static int check_positional(Sema *s, RecKind rec, const Directive *dir, const Sh
             continue;
         }
         if (sl->rep) {
-            while (i < n && !item_key(sh, &dir->items[i]) && item_has_type(&dir->items[i], sl->type))
+            while (i < n && !item_key(sh, &dir->items[i]) &&
+                   item_has_type(&dir->items[i], sl->type))
                 i++;
             continue;
         }
@@ -2164,7 +2169,8 @@ static void check_directive(Sema *s, const Record *r, const Directive *dir)
                 hint = suggest(s, k, v, sh.nkey);
                 err(s, it->span, hint, "'%s' has no option '%s'", dir->name, k);
             } else {
-                err(s, it->span, NULL, "unexpected '%s' in '%s'", span_text(s, it->span), dir->name);
+                err(s, it->span, NULL, "unexpected '%s' in '%s'", span_text(s, it->span),
+                    dir->name);
             }
             return;
         }

@@ -159,6 +159,8 @@ typedef struct {
     const char *name;
     RecKind kind;          /* REC_QUANTUM or REC_NETWORK */
     const Record *rec;
+    const Directive *dirs; /* its directive lines, in order */
+    int ndirs;
     Span span;             /* the name */
 } ModelNet;
 

@@ -45,10 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fused forms must round like the separate operations: no a*b+c -> fma.
- * (GCC leaves contraction off in ISO C mode, -std=c11.) */
+/* Fused forms must round like the separate operations, and like
+ * graph_apply(): no a*b + c -> fma.  Clang honours the standard pragma.
+ * GCC ignores it, but keeps contraction off in ISO mode (-std=c11); in
+ * GNU mode on a machine with FMA it would contract, so turn it off. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__) && !defined(__STRICT_ANSI__) && defined(__FP_FAST_FMA)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #if defined(__GNUC__) && !defined(QLX_TAPE_SWITCH)
@@ -81,7 +85,13 @@
     X(MULSUB, A * B - C)                  \
     X(SUBMUL, A - B * C)                  \
     X(NEGSUB, -A - B)                     \
-    X(CALL,   call(ip->c, A, B))
+    X(RSUB,   B - A)                      \
+    X(RDIV,   B / A)                      \
+    X(ADDMUL, A + B * C)                  \
+    X(RMULSUB, B * C - A)                 \
+    X(RSUBMUL, C - A * B)                 \
+    X(CALL1,  call(ip->c, A, A))          \
+    X(CALL2,  call(ip->c, A, B))
 
 #define X_ENUM(name, e) T_##name,
 enum { TAPE_OPS(X_ENUM) T_NBASE };
@@ -100,7 +110,7 @@ typedef struct {
 } TRun;
 
 typedef struct {
-    int32_t out, slot;              /* out[out] = work[slot] */
+    int32_t out, slot;   /* out[out] = slot >= 0 ? work[slot] : konst[-1 - slot] */
 } TFix;
 
 /* One malloc: this header, then konst[], ins[], run[], fix[]. */
@@ -141,6 +151,7 @@ typedef struct {
     int32_t *opos;             /* its first output position */
     int32_t *last;             /* node index of its last use */
     int32_t *slot;             /* work slot, -1 none */
+    int32_t *kidx;             /* a constant's index in Tape.konst */
     int32_t *freel;            /* released slots, a stack */
     InputRef *inp;
 } Scratch;
@@ -153,20 +164,18 @@ static int is_leaf(const GNodeInfo *k)
 /* The instruction a computed node maps to before fusion. */
 static Emit basic_emit(const Graph *g, const GNodeInfo *k)
 {
-    Emit e = { T_CALL, k->nargs, { k->a[0], k->a[1], k->a[2] }, (int32_t)k->op };
-    if (k->nargs == 1)
-        e.op[1] = k->a[0];    /* CALL reads B too; any valid slot will do */
-    switch (k->op) {
-    case G_ADD:  e.top = T_ADD; break;
-    case G_SUB:  e.top = T_SUB; break;
-    case G_MUL:  e.top = T_MUL; break;
-    case G_DIV:  e.top = T_DIV; break;
-    case G_NEG:  e.top = T_NEG; break;
-    case G_EXP:  e.top = T_EXP; break;
-    case G_LOG:  e.top = T_LOG; break;
-    case G_SQRT: e.top = T_SQRT; break;
-    case G_SELECT: e.top = T_SELECT; break;
-    case G_POW: {
+    /* the inlined operators, as 1 + opcode; 0: through graph_apply() */
+    static const unsigned char inlined[G_NOPS] = {
+        [G_ADD] = 1 + T_ADD, [G_SUB] = 1 + T_SUB, [G_MUL] = 1 + T_MUL,
+        [G_DIV] = 1 + T_DIV, [G_NEG] = 1 + T_NEG, [G_EXP] = 1 + T_EXP,
+        [G_LOG] = 1 + T_LOG, [G_SQRT] = 1 + T_SQRT, [G_SELECT] = 1 + T_SELECT,
+    };
+    Emit e = { inlined[k->op] - 1, k->nargs, { k->a[0], k->a[1], k->a[2] }, 0 };
+    if (!inlined[k->op]) {
+        e.top = k->nargs == 1 ? T_CALL1 : T_CALL2;
+        e.imm = (int32_t)k->op;
+    }
+    if (k->op == G_POW) {
         /* an integer constant exponent goes in the instruction */
         const GNodeInfo *y = graph_node(g, k->a[1]);
         if (y->op == G_CONST && fabs(y->value) <= 1 << 20 && y->value == (int)y->value) {
@@ -174,15 +183,7 @@ static Emit basic_emit(const Graph *g, const GNodeInfo *k)
             e.top = e.imm == 2 ? T_SQR : T_POWI;
             e.nops = 1;
         }
-        break;
     }
-    default:
-        break;
-    }
-    if (e.top != T_CALL)
-        e.nops = e.top == T_SQR || e.top == T_POWI ? 1 : k->nargs;
-    else
-        e.nops = 2;
     return e;
 }
 
@@ -218,6 +219,48 @@ static void fuse(const Graph *g, Scratch *s, GNode i)
     }
 }
 
+/*
+ * Rewrite e so that its first operand is p, if an equivalent form allows:
+ * commuted operands, or the reversed operators (b - a as RSUB(a, b)...).
+ * Every rewrite is exact: IEEE + and * commute, and (-a) - b = (-b) - a.
+ */
+static int bring_to_front(Emit *e, GNode p)
+{
+    GNode a = e->op[0], b = e->op[1], c = e->op[2];
+    if (a == p)
+        return 1;
+    switch (e->top) {
+    case T_ADD: case T_MUL: case T_NEGSUB:
+        if (b != p)
+            return 0;
+        *e = (Emit){ e->top, 2, { b, a, G_NONE }, 0 };
+        return 1;
+    case T_SUB: case T_DIV:
+        if (b != p)
+            return 0;
+        *e = (Emit){ e->top == T_SUB ? T_RSUB : T_RDIV, 2, { b, a, G_NONE }, 0 };
+        return 1;
+    case T_MULADD:   /* a*b + c */
+        if (b == p)
+            *e = (Emit){ T_MULADD, 3, { b, a, c }, 0 };
+        else if (c == p)
+            *e = (Emit){ T_ADDMUL, 3, { c, a, b }, 0 };
+        return b == p || c == p;
+    case T_MULSUB:   /* a*b - c */
+        if (b == p)
+            *e = (Emit){ T_MULSUB, 3, { b, a, c }, 0 };
+        else if (c == p)
+            *e = (Emit){ T_RMULSUB, 3, { c, a, b }, 0 };
+        return b == p || c == p;
+    case T_SUBMUL:   /* a - b*c */
+        if (b == p || c == p)
+            *e = (Emit){ T_RSUBMUL, 3, { p, b == p ? c : b, a }, 0 };
+        return b == p || c == p;
+    default:
+        return 0;
+    }
+}
+
 /* Step 3: which instructions take their first operand from acc. */
 static void chain(const Graph *g, Scratch *s)
 {
@@ -226,12 +269,7 @@ static void chain(const Graph *g, Scratch *s)
         Emit *e = &s->em[i];
         if (!s->live[i] || e->top < 0)
             continue;
-        if (prev != G_NONE && e->op[0] != prev && e->op[1] == prev
-            && (e->top == T_ADD || e->top == T_MUL || e->top == T_MULADD)) {
-            e->op[1] = e->op[0];     /* commutative: bring prev to the front */
-            e->op[0] = prev;
-        }
-        if (prev != G_NONE && e->op[0] == prev) {
+        if (prev != G_NONE && bring_to_front(e, prev)) {
             s->from_acc[i] = 1;
             if (s->uses[prev] == 1 && s->outcnt[prev] == 0)
                 s->acc_only[prev] = 1;
@@ -264,6 +302,7 @@ static void scratch_free(Scratch *s)
     mem_free(s->opos);
     mem_free(s->last);
     mem_free(s->slot);
+    mem_free(s->kidx);
     mem_free(s->freel);
     mem_free(s->inp);
 }
@@ -293,10 +332,11 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     s.opos = mem_malloc(nn * sizeof *s.opos);
     s.last = mem_malloc(nn * sizeof *s.last);
     s.slot = mem_malloc(nn * sizeof *s.slot);
+    s.kidx = mem_malloc(nn * sizeof *s.kidx);
     s.freel = mem_malloc(nn * sizeof *s.freel);
     s.inp = mem_malloc(nn * sizeof *s.inp);
     if (!s.em || !s.live || !s.from_acc || !s.acc_only || !s.uses || !s.outcnt || !s.opos
-        || !s.last || !s.slot || !s.freel || !s.inp)
+        || !s.last || !s.slot || !s.kidx || !s.freel || !s.inp)
         goto done;
 
     /* 1. live nodes and their instructions */
@@ -357,14 +397,21 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     t->nins = t->nrun = t->nfix = 0;
     t->nout = nout;
 
-    /* 4. slots: constants (one run), then inputs in runs */
-    int32_t next = 0;
-    for (GNode i = 0; i < n; i++)
-        if (s.live[i] && graph_node(g, i)->op == G_CONST) {
-            t->konst[next] = graph_node(g, i)->value;
-            add_run(t, next, GIN_NKINDS, next);
-            s.slot[i] = next++;
-        }
+    /* 4. slots: constants that are operands (one run; those that are
+     * only outputs, like the zeros of a Jacobian, go straight from the
+     * tape to out[]), then inputs in runs */
+    int32_t next = 0, nk = 0;
+    for (int pass = 0; pass < 2; pass++)     /* operands first: one run */
+        for (GNode i = 0; i < n; i++)
+            if (s.live[i] && graph_node(g, i)->op == G_CONST && (s.uses[i] == 0) == pass) {
+                s.kidx[i] = nk;
+                t->konst[nk] = graph_node(g, i)->value;
+                if (s.uses[i]) {
+                    add_run(t, next, GIN_NKINDS, nk);
+                    s.slot[i] = next++;
+                }
+                nk++;
+            }
     qsort(s.inp, (size_t)ninput, sizeof *s.inp, cmp_input);
     for (int j = 0; j < ninput; j++) {
         add_run(t, next, s.inp[j].kind, s.inp[j].index);
@@ -404,7 +451,7 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
             in.b = e->imm;
         else if (e->nops > 1)
             in.b = s.slot[e->op[1]];
-        if (e->top == T_CALL)
+        if (e->top == T_CALL1 || e->top == T_CALL2)
             in.c = e->imm;
         else if (e->nops > 2)
             in.c = s.slot[e->op[2]];
@@ -414,9 +461,13 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     t->nwork = (size_t)next;
 
     /* outputs not written by their instruction */
-    for (int q = 0; q < nout; q++)
-        if (s.slot[outs[q]] >= 0)
-            t->fix[t->nfix++] = (TFix){ q, s.slot[outs[q]] };
+    for (int q = 0; q < nout; q++) {
+        GNode o = outs[q];
+        if (s.slot[o] >= 0)
+            t->fix[t->nfix++] = (TFix){ q, s.slot[o] };
+        else if (graph_node(g, o)->op == G_CONST)
+            t->fix[t->nfix++] = (TFix){ q, -1 - s.kidx[o] };
+    }
 
 done:
     scratch_free(&s);
@@ -458,7 +509,8 @@ static double call(int op, double x, double y)
 }
 
 /* Labels and cases of the 6 variants of each operator, and the dispatch
- * table in opcode order. */
+ * table in opcode order.  The dst digits 0, 1, 2 are D_WORK, D_OUT,
+ * D_ACC; they are literals because they are pasted into label names. */
 #if TAPE_THREADED
 #define VM_CASE(name, src, dst) L_##name##_##src##dst:
 #define VM_NEXT                 ip++; goto *disp[ip->op]
@@ -489,7 +541,8 @@ void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *res
      * memcpy call to pay: copy the tail by hand. */
     for (int i = 0; i < t->nrun; i++) {
         const TRun *r = &t->run[i];
-        const double *restrict src = (r->kind == GIN_NKINDS ? t->konst : in->v[r->kind]) + r->index;
+        const double *restrict src =
+            (r->kind == GIN_NKINDS ? t->konst : in->v[r->kind]) + r->index;
         double *restrict dst = w + r->slot;
         int j = r->n;
         for (; j > 4; j--)
@@ -533,6 +586,8 @@ void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *res
 #undef B
 #undef C
 vm_end:
-    for (int i = 0; i < t->nfix; i++)
-        out[t->fix[i].out] = w[t->fix[i].slot];
+    for (int i = 0; i < t->nfix; i++) {
+        const TFix *f = &t->fix[i];
+        out[f->out] = f->slot >= 0 ? w[f->slot] : t->konst[-1 - f->slot];
+    }
 }

@@ -246,7 +246,7 @@ static const char two_cmt[] =
     "    d/dt(depot) = -KA*depot*(1 + 0.01*MIX)\n"
     "  }\n"
     "  d/dt(central) = KA*depot - (K + K12)*central + K21*periph - 0.01*EFF*central*WT/70\n"
-    "  d/dt(periph)  = K12*central - K21*periph + 0*T\n"
+    "  d/dt(periph)  = K12*central - K21*periph + 0*T + 0.001*tvp*eta_vc*central\n"
     "$ERROR\n"
     "  IPRED = central / VC\n"
     "  W = sqrt(IPRED^2*0.04 + 0.1)\n"
@@ -894,16 +894,31 @@ static void test_lower_model(const char *name, const char *src, int trials)
         treeval_run(m, REC_PK, &x.in, vars, NULL);
         for (int i = 0; i < nv; i++)
             x.param[i] = m->vars[i].rec == REC_PK ? vars[i] : 0;
+        /* the columns: states, then params, THETAs and ETAs */
+        int nt = m->nthetas, ne = m->omega.n, ncol = nc + nv + nt + ne;
         for (int i = 0; i < nc; i++) {
-            for (int j = 0; j < nc + nv; j++) {
-                int is_state = j < nc, k = j - nc;
-                if (!is_state && m->vars[k].rec != REC_PK)
-                    continue;
-                int o = is_state ? li.jac_state[i * nc + j] : li.jac_param[i * nv + k];
-                double sym = 0;
-                if (o >= 0)
-                    sym = graph_eval_direct(g, graph_output(g, o), &x.in);
-                double *p = is_state ? &x.state[j] : &x.param[k];
+            for (int j = 0; j < ncol; j++) {
+                double *p;
+                int o;
+                if (j < nc) {
+                    p = &x.state[j];
+                    o = li.jac_state[i * nc + j];
+                } else if (j < nc + nv) {
+                    int k = j - nc;
+                    if (m->vars[k].rec != REC_PK)
+                        continue;
+                    p = &x.param[k];
+                    o = li.jac_param[i * nv + k];
+                } else if (j < nc + nv + nt) {
+                    int k = j - nc - nv;
+                    p = &x.theta[k];
+                    o = li.jac_theta[i * nt + k];
+                } else {
+                    int k = j - nc - nv - nt;
+                    p = &x.eta[k];
+                    o = li.jac_eta[i * ne + k];
+                }
+                double sym = o >= 0 ? graph_eval_direct(g, graph_output(g, o), &x.in) : 0;
                 double keep = *p, h = 1e-6 * fmax(1, fabs(keep)), fp[16], fm[16];
                 *p = keep + h;
                 treeval_run(m, REC_DES, &x.in, vars, fp);
