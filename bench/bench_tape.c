@@ -57,11 +57,10 @@ static void build(Graph *g, GNode out[12])
           k21 = graph_binary(g, G_DIV, q, v2);
     GNode absorb = graph_binary(g, G_MUL, ka, s[0]);
     GNode to_p = graph_binary(g, G_MUL, k12, s[1]), from_p = graph_binary(g, G_MUL, k21, s[2]);
+    GNode elim = graph_binary(g, G_MUL, k10, s[1]);
     out[0] = graph_unary(g, G_NEG, absorb);
     out[1] = graph_binary(g, G_ADD,
-                          graph_binary(g, G_SUB,
-                                       graph_binary(g, G_SUB, absorb, graph_binary(g, G_MUL, k10, s[1])),
-                                       to_p),
+                          graph_binary(g, G_SUB, graph_binary(g, G_SUB, absorb, elim), to_p),
                           from_p);
     out[2] = graph_binary(g, G_SUB, to_p, from_p);
     for (int i = 0; i < 3; i++)

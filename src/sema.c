@@ -341,8 +341,11 @@ static int find_var(const Sema *s, const char *name)
 static int once_only(RecKind k)
 {
     switch (k) {
-    case REC_PROBLEM: case REC_DATA: case REC_INPUT: case REC_COMPARTMENTS:
-    case REC_PK: case REC_DES: case REC_ERROR: case REC_HYBRID: case REC_LOSS:
+    /* $COMPARTMENTS, $PK, $DES and $ERROR may repeat: their contents are
+     * joined in file order, so a model can $INCLUDE a library model and
+     * add a compartment, a covariate effect (CL = CL*(WT/70)^0.75) or an
+     * equation of its own. */
+    case REC_PROBLEM: case REC_DATA: case REC_INPUT: case REC_HYBRID: case REC_LOSS:
     case REC_COVARIANCE: case REC_SIMULATION:
         return 1;
     default:
@@ -792,8 +795,6 @@ static void declare_all(Sema *s)
                 declare_column(s, &r->cols[k]);
             break;
         case REC_COMPARTMENTS:
-            if (r != s->first[REC_COMPARTMENTS])
-                break;
             for (int k = 0; k < r->ncmts && !full(s); k++)
                 declare_compartment(s, &r->cmts[k]);
             break;
@@ -1692,6 +1693,23 @@ static ModelCode *code_slot(Model *m, RecKind k)
     }
 }
 
+/* The statements of every record of first's kind, in file order. */
+static void join_code(Sema *s, ModelCode *code, const Record *first)
+{
+    int n = 0, k = 0;
+    for (int i = 0; i < s->t->nrecs; i++)
+        if (s->t->recs[i]->kind == first->kind)
+            n += s->t->recs[i]->nstmts;
+    code->rec = first;
+    code->n = n;
+    code->stmts = mem_alloc(s->a, sizeof *code->stmts * (size_t)(n + 1));
+    for (int i = 0; i < s->t->nrecs; i++) {
+        const Record *r = s->t->recs[i];
+        for (int j = 0; r->kind == first->kind && j < r->nstmts; j++)
+            code->stmts[k++] = r->stmts[j];
+    }
+}
+
 static void check_code(Sema *s)
 {
     Model *m = s->m;
@@ -1700,11 +1718,9 @@ static void check_code(Sema *s)
         ModelCode *code = code_slot(m, code_recs[i]);
         if (!r)
             continue;
-        code->rec = r;
-        code->stmts = r->stmts;
-        code->n = r->nstmts;
+        join_code(s, code, r);
         s->cur = r->kind;
-        collect_stmts(s, r->stmts, r->nstmts);
+        collect_stmts(s, code->stmts, code->n);
     }
     s->vstate = mem_alloc(s->a, (size_t)m->nvars + 1);
     s->cstate = mem_alloc(s->a, (size_t)m->ncmts + 1);
@@ -1716,7 +1732,8 @@ static void check_code(Sema *s)
         if (!r)
             continue;
         s->cur = r->kind;
-        check_stmts(s, r->stmts, r->nstmts);
+        const ModelCode *code = code_slot(m, code_recs[i]);
+        check_stmts(s, code->stmts, code->n);
         if (r->kind == REC_DES && s->first[REC_COMPARTMENTS])
             check_des_complete(s, r);
     }

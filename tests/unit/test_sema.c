@@ -543,10 +543,13 @@ static void test_order(void)
 static void test_records(void)
 {
     expect("once-only records",
-           HEAD PK DES ERR "$PK\n  Z = 1\n$PROBLEM again\n",
-           "24:1: error: duplicate $PK record",
-           "14:1: note: the first $PK record is here",
+           HEAD PK DES ERR "$COVARIANCE\n$COVARIANCE\n$PROBLEM again\n",
+           "25:1: error: duplicate $COVARIANCE record",
+           "24:1: note: the first $COVARIANCE record is here",
            "26:1: error: duplicate $PROBLEM record", NULL);
+    expect_clean("$PK, $DES, $ERROR and $COMPARTMENTS repeat and join in file order",
+                 HEAD PK DES ERR "$PK\n  Z = 1\n$COMPARTMENTS effect\n$DES\n  d/dt(effect) = Z - effect\n"
+                 "$ERROR\n  W = Z + effect\n");
     expect("$DATA without $INPUT, and the other way round",
            "$PROBLEM t\n$DATA d.csv\n", "2:1: error: $DATA needs an $INPUT record", NULL);
     expect("$INPUT without $DATA",
