@@ -724,9 +724,11 @@ static void put_random(Fmt *f, const RandomDecl *d)
             putch(f, ' ');
         put(f, d->names[i]);
     }
-    put(f, " ~");
+    if (d->nnames)   /* NONMEM's unnamed entries have no '~' */
+        put(f, " ~");
     for (int i = 0; i < d->nvalues; i++) {
-        putch(f, ' ');
+        if (d->nnames || i)
+            putch(f, ' ');
         put(f, d->values[i]);
     }
     if (d->fix)

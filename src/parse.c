@@ -969,14 +969,15 @@ static void random_decl(Parser *p, Record *r, int *cap)
         d.name_spans[d.nnames - 1] = s;
         advance(p);
     }
-    if (d.nnames == 0) {
+    if (d.nnames == 0 && !at(p, TK_NUMBER)) {
         expected(p, p->rec == REC_SIGMA ? "an EPS name" : "an ETA name",
                  p->rec == REC_SIGMA ? "write e.g. eps_add ~ 0.1" : "write e.g. eta_cl ~ 0.1");
         return;
     }
-    if (!expect(p, TK_TILDE, "'~' before the variance"))
+    /* without names (NONMEM's `$OMEGA 0.1 0.2`) the values follow at once */
+    if (d.nnames > 0 && !expect(p, TK_TILDE, "'~' before the variance"))
         return;
-    int need = d.block ? d.block * (d.block + 1) / 2 : d.nnames;
+    int need = d.block ? d.block * (d.block + 1) / 2 : d.nnames ? d.nnames : 1;
     for (;;) {
         if (at(p, TK_NEWLINE) && d.nvalues > 0 && d.nvalues < need) {
             skip_newlines(p);   /* a block's values may run over several lines */

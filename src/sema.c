@@ -748,8 +748,24 @@ static void declare_random(Sema *s, const RandomDecl *rd, RecKind rec)
     ModelRandom *r = rec == REC_OMEGA ? &s->m->omega : &s->m->sigma;
     DeclKind kind = rec == REC_OMEGA ? DK_ETA : DK_EPS;
     const char *lvl = rec == REC_OMEGA ? "ETA" : "EPS";
-    if (!random_shape_ok(s, rd))
+    RandomDecl named;
+    if (rd->nnames == 0) {
+        /* NONMEM's unnamed entries ($OMEGA 0.1 0.2, $OMEGA BLOCK(2) ...):
+         * reachable only as ETA(n) / EPS(n), so they get those names */
+        named = *rd;
+        named.nnames = rd->block ? rd->block : rd->nvalues;
+        named.names = mem_alloc(s->a, sizeof *named.names * (size_t)(named.nnames + 1));
+        for (int i = 0; i < named.nnames; i++)
+            named.names[i] = strf(s, "%s(%d)", lvl, r->n + i + 1);
+        named.name_spans = NULL;
+        rd = &named;
+    }
+    if (!random_shape_ok(s, rd)) {
+        /* declare the names anyway, so their uses do not echo this error */
+        for (int i = 0; i < rd->nnames && rd->name_spans; i++)
+            declare(s, rd->names[i], kind, r->n + i, rd->name_spans[i]);
         return;
+    }
     int n = rd->nnames;
     double *cov = mem_alloc(s->a, sizeof *cov * (size_t)(n * n));
     int ok = random_values(s, rd, lvl, cov);
@@ -763,9 +779,8 @@ static void declare_random(Sema *s, const RandomDecl *rd, RecKind rec)
         ok = 0;
     }
     int declared = 1;
-    for (int i = 0; i < n; i++)
-        declared &= declare(s, rd->names[i], kind, r->n + i,
-                            rd->name_spans ? rd->name_spans[i] : rd->span);
+    for (int i = 0; i < n && rd->name_spans; i++)
+        declared &= declare(s, rd->names[i], kind, r->n + i, rd->name_spans[i]);
     if (ok && declared)
         random_append(s, r, rd, cov, n);
 }
