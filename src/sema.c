@@ -82,16 +82,42 @@ typedef struct {
 static const RecKind code_recs[] = { REC_PK, REC_DES, REC_HYBRID, REC_ERROR };
 #define NCODE 4
 
-static const char *const role_names[COL_NITEMS] = {
-    "ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT", "RATE", "II", "ADDL",
-    "SS", "DVID"
+/* Closed word lists, from keywords.def like everything the checker knows. */
+static const char *const role_names[] = {
+#define DATA_ITEM(name, summary) #name,
+#include "../lang/keywords.def"
 };
+_Static_assert(sizeof role_names / sizeof role_names[0] == COL_NITEMS,
+               "DATA_ITEM entries of keywords.def and ColRole disagree");
 
 static const char *const table_std[] = {
-    "ID", "TIME", "DV", "PRED", "IPRED", "RES", "WRES", "CWRES", "IWRES",
-    "NPDE", "ETAS", "EPRED"
+#define TABLE_ITEM(name, summary) #name,
+#include "../lang/keywords.def"
 };
 #define NTABLE_STD ((int)(sizeof table_std / sizeof table_std[0]))
+
+static const struct { const char *name, *means; } cmt_roles[] = {
+#define CMT_ROLE(name, means, summary) { #name, #means },
+#include "../lang/keywords.def"
+};
+#define NCMT_ROLES ((int)(sizeof cmt_roles / sizeof cmt_roles[0]))
+
+static const char *const prior_dists[] = {
+#define PRIOR_DIST(name, nparams, summary) #name,
+#include "../lang/keywords.def"
+};
+static const int prior_nparams[] = {
+#define PRIOR_DIST(name, nparams, summary) nparams,
+#include "../lang/keywords.def"
+};
+#define NPRIOR_DISTS ((int)(sizeof prior_dists / sizeof prior_dists[0]))
+
+static const char *const transforms[] = {
+#define TRANSFORM(name, summary) #name,
+#include "../lang/keywords.def"
+};
+_Static_assert(sizeof transforms / sizeof transforms[0] == XF_LOG + 1,
+               "TRANSFORM entries of keywords.def and ThetaTransform disagree");
 
 /* Record-specific callables and words, straight from keywords.def: the
  * kw module looks them up but does not list them, and hints need lists. */
@@ -544,15 +570,18 @@ static void declare_compartment(Sema *s, const Compartment *c)
 {
     Model *m = s->m;
     ModelCmt mc = { c->name, c->span, 0, 0 };
-    static const char *const roles[] = { "dose", "observe" };
+    const char *roles[NCMT_ROLES];
+    for (int i = 0; i < NCMT_ROLES; i++)
+        roles[i] = cmt_roles[i].name;
     for (int i = 0; i < c->nroles; i++) {
-        int k = word_index(c->roles[i], roles, 2);
-        if (k == 0)
+        int k = word_index(c->roles[i], roles, NCMT_ROLES);
+        const char *means = k >= 0 ? cmt_roles[k].means : "";
+        if (strcmp(means, "dose") == 0)
             mc.dose = 1;
-        else if (k == 1)
+        else if (strcmp(means, "observe") == 0)
             mc.observe = 1;
         else {
-            const char *dym = diag_suggest(c->roles[i], roles, 2);
+            const char *dym = diag_suggest(c->roles[i], roles, NCMT_ROLES);
             err(s, c->role_spans[i],
                 dym ? strf(s, "did you mean '%s'? the roles are dose and observe", dym)
                     : "the roles are dose and observe",
@@ -590,10 +619,10 @@ static void declare_theta(Sema *s, const ThetaDecl *th)
             "initial value %s is outside its bounds (%s, %s)", init,
             bound_text(th->lo, "-inf"), bound_text(th->hi, "inf"));
     if (th->transform) {
-        static const char *const xf[] = { "none", "softplus", "log" };
-        int k = word_index(th->transform, xf, 3);
+        const char *const *xf = transforms;
+        int k = word_index(th->transform, xf, XF_LOG + 1);
         if (k < 0) {
-            const char *dym = diag_suggest(th->transform, xf, 3);
+            const char *dym = diag_suggest(th->transform, xf, XF_LOG + 1);
             err(s, th->transform_span,
                 dym ? strf(s, "did you mean '%s'? TRANSFORM is softplus, log or none", dym)
                     : "TRANSFORM is softplus, log or none",
@@ -1791,8 +1820,8 @@ static void check_table(Sema *s, const Record *r)
 /* name ~ normal(mu, sd) | lognormal(mu, sd);  OMEGA ~ iwishart(df) */
 static void check_prior(Sema *s, const PriorDecl *p)
 {
-    static const char *const dists[] = { "normal", "lognormal", "iwishart" };
-    static const int nparams[] = { 2, 2, 1 };
+    const char *const *dists = prior_dists;
+    const int *nparams = prior_nparams;
     Model *m = s->m;
     ModelPrior mp;
     memset(&mp, 0, sizeof mp);
@@ -1820,9 +1849,9 @@ static void check_prior(Sema *s, const PriorDecl *p)
             "a prior is a distribution");
         return;
     }
-    int k = word_index(d->text, dists, 3);
+    int k = word_index(d->text, dists, NPRIOR_DISTS);
     if (k < 0) {
-        err(s, span_head(d->span, (int)strlen(d->text)), suggest(s, d->text, dists, 3),
+        err(s, span_head(d->span, (int)strlen(d->text)), suggest(s, d->text, dists, NPRIOR_DISTS),
             "unknown prior distribution '%s'", d->text);
         return;
     }
