@@ -13,6 +13,7 @@
  * quiet about them and any input lexes in linear time.
  */
 #include "lex.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct Lexer {
     int line;
     LexComment *comments;
     int ncomments, capcomments;
+    StrMap *spellings;    /* names and numbers repeat: one copy of each */
 };
 
 /*!re2c
@@ -53,6 +55,7 @@ Lexer *lex_new(Arena *a, Diag *d, int file)
     lx->start = lx->cur = lx->line_start = (const unsigned char *)text;
     lx->lim = lx->start + len;
     lx->line = 1;
+    lx->spellings = smap_new(a);
     /* a UTF-8 byte-order mark is not part of the model */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         lx->cur += 3;
@@ -77,7 +80,7 @@ static Token make(Lexer *lx, TokKind k, const unsigned char *b)
     t.kind = k;
     t.span = span_of(lx, b, lx->cur);
     t.len = (int)(lx->cur - b);
-    t.text = mem_strndup(lx->arena, (const char *)b, (size_t)t.len);
+    t.text = smap_intern(lx->spellings, (const char *)b, (size_t)t.len);
     return t;
 }
 

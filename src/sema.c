@@ -28,6 +28,7 @@
  * the scans keep the checker obviously correct.
  */
 #include "sema.h"
+#include "strmap.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -49,6 +50,13 @@ typedef struct {
     Span span;
 } Decl;
 
+/* One declaration's covariance block, placed at row/column n0 of r. */
+typedef struct PendingBlock {
+    ModelRandom *r;
+    int n0, nb;
+    const double *cov;
+} PendingBlock;
+
 /* Definite-assignment states; an if merges arms with min and max. */
 enum { VS_UNDEF, VS_MAYBE, VS_DEF };
 
@@ -61,6 +69,11 @@ typedef struct {
 
     Decl *decls;
     int ndecls, capdecls;
+    StrMap *decl_map;                /* name -> index into decls */
+    StrMap *var_map;                 /* name -> index into Model vars */
+    struct PendingBlock *pending;    /* OMEGA/SIGMA blocks, for random_assemble */
+    int npending, cappending;
+    int rcap[2];                     /* capacity of omega's and sigma's arrays */
     const Record *first[REC_NKINDS]; /* first record of each kind */
 
     /* growable Model arrays */
@@ -331,10 +344,8 @@ static const char *decl_article(DeclKind k)
 
 static const Decl *find_decl(const Sema *s, const char *name)
 {
-    for (int i = 0; name && i < s->ndecls; i++)
-        if (strcmp(s->decls[i].name, name) == 0)
-            return &s->decls[i];
-    return NULL;
+    int i = name ? smap_get(s->decl_map, name) : -1;
+    return i >= 0 ? &s->decls[i] : NULL;
 }
 
 /* Adds name to the namespace; 0 (and an error) if it is taken. */
@@ -349,15 +360,13 @@ static int declare(Sema *s, const char *name, DeclKind kind, int index, Span at)
     }
     Decl dc = { name, kind, index, at };
     MEM_PUSH(s->a, s->decls, s->ndecls, s->capdecls, dc);
+    smap_put(s->decl_map, name, s->ndecls - 1);
     return 1;
 }
 
 static int find_var(const Sema *s, const char *name)
 {
-    for (int i = 0; name && i < s->m->nvars; i++)
-        if (strcmp(s->m->vars[i].name, name) == 0)
-            return i;
-    return -1;
+    return name ? smap_get(s->var_map, name) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -733,29 +742,54 @@ static int random_values(Sema *s, const RandomDecl *rd, const char *lvl, double 
     return ok;
 }
 
-/* Appends the effects of rd to r, growing its full covariance. */
+/* The full covariance matrices, from the blocks random_append kept. */
+static void random_assemble(Sema *s)
+{
+    ModelRandom *rs[2] = { &s->m->omega, &s->m->sigma };
+    for (int k = 0; k < 2; k++) {
+        ModelRandom *r = rs[k];
+        int n = r->n;
+        r->cov = mem_alloc(s->a, sizeof *r->cov * (size_t)(n * n + 1));
+        for (int b = 0; b < s->npending; b++) {
+            const PendingBlock *pb = &s->pending[b];
+            if (pb->r != r)
+                continue;
+            for (int i = 0; i < pb->nb; i++)
+                for (int j = 0; j < pb->nb; j++)
+                    r->cov[(pb->n0 + i) * n + pb->n0 + j] = pb->cov[i * pb->nb + j];
+        }
+    }
+}
+
+/* Appends the effects of rd to r; its covariance block waits for
+ * random_assemble. */
 static void random_append(Sema *s, ModelRandom *r, const RandomDecl *rd,
                           const double *cov, int nb)
 {
     int n0 = r->n, n = n0 + nb;
-    double *c = mem_alloc(s->a, sizeof *c * (size_t)(n * n));
-    for (int i = 0; i < n0; i++)
-        for (int j = 0; j < n0; j++)
-            c[i * n + j] = r->cov[i * n0 + j];
-    for (int i = 0; i < nb; i++)
-        for (int j = 0; j < nb; j++)
-            c[(n0 + i) * n + n0 + j] = cov[i * nb + j];
-    r->cov = c;
-    r->names = mem_grow(s->a, r->names, (size_t)n0, (size_t)n, sizeof *r->names);
-    r->spans = mem_grow(s->a, r->spans, (size_t)n0, (size_t)n, sizeof *r->spans);
-    r->block = mem_grow(s->a, r->block, (size_t)n0, (size_t)n, sizeof *r->block);
+    /* the blocks are kept and assembled into r->cov once, at the end
+     * (random_assemble), so that many declarations cost linear time */
+    PendingBlock pb = { r, n0, nb, cov };
+    MEM_PUSH(s->a, s->pending, s->npending, s->cappending, pb);
+    /* capacities double, so n declarations cost O(n) copying in all */
+    int *cap = r == &s->m->omega ? s->rcap : s->rcap + 1;
+    if (n > *cap) {
+        int nc = *cap ? 2 * *cap : 8;
+        while (nc < n)
+            nc *= 2;
+        size_t o = (size_t)*cap, c = (size_t)nc;
+        r->names = mem_grow(s->a, r->names, o, c, sizeof *r->names);
+        r->spans = mem_grow(s->a, r->spans, o, c, sizeof *r->spans);
+        r->block = mem_grow(s->a, r->block, o, c, sizeof *r->block);
+        /* at most one block per effect */
+        r->block_start = mem_grow(s->a, r->block_start, o, c, sizeof(int));
+        r->block_size = mem_grow(s->a, r->block_size, o, c, sizeof(int));
+        r->block_fix = mem_grow(s->a, r->block_fix, o, c, sizeof(int));
+        r->block_full = mem_grow(s->a, r->block_full, o, c, sizeof(int));
+        *cap = nc;
+    }
     /* a diagonal declaration of k names is k blocks of size 1 */
     int nblk = rd->block ? 1 : nb, b0 = r->nblocks;
-    size_t ob = (size_t)b0, nbk = (size_t)(b0 + nblk);
-    r->block_start = mem_grow(s->a, r->block_start, ob, nbk, sizeof(int));
-    r->block_size = mem_grow(s->a, r->block_size, ob, nbk, sizeof(int));
-    r->block_fix = mem_grow(s->a, r->block_fix, ob, nbk, sizeof(int));
-    r->block_full = mem_grow(s->a, r->block_full, ob, nbk, sizeof(int));
     for (int b = 0; b < nblk; b++) {
         r->block_start[b0 + b] = n0 + (rd->block ? 0 : b);
         r->block_size[b0 + b] = rd->block ? nb : 1;
@@ -1101,6 +1135,7 @@ static void collect_assign(Sema *s, Stmt *st)
         ModelVar mv = { st->name, s->cur, st->name_span };
         MEM_PUSH(s->a, m->vars, m->nvars, s->capvars, mv);
         v = m->nvars - 1;
+        smap_put(s->var_map, st->name, v);
     } else if (m->vars[v].rec != s->cur) {
         err(s, st->name_span, "give the new quantity its own name",
             "'%s' belongs to $%s and cannot be assigned in $%s", st->name,
@@ -1209,7 +1244,16 @@ static const char *const *visible_names(Sema *s, int *n)
 
 /* A use of THETA/ETA/EPS/compartment/column/network number index,
  * called `what` in messages ("EPS 'add'", "A(2)"). */
-static void use_decl(Sema *s, DeclKind kind, int index, const char *what, Expr *e)
+/* How a message names a use: "ETA 'eta_cl'" or "ETA(2)".  Built only
+ * when a message needs it, since names are used many thousands of times. */
+static const char *use_what(Sema *s, DeclKind kind, const Expr *e)
+{
+    if (e->kind == EX_INDEXED)
+        return strf(s, "%s(%d)", decl_kind_name(kind), e->index);
+    return strf(s, "%s '%s'", decl_kind_name(kind), e->text);
+}
+
+static void use_decl(Sema *s, DeclKind kind, int index, Expr *e)
 {
     Model *m = s->m;
     switch (kind) {
@@ -1220,21 +1264,21 @@ static void use_decl(Sema *s, DeclKind kind, int index, const char *what, Expr *
     case DK_ETA:
         if (s->cur == REC_HYBRID)
             err(s, e->span, "between-subject effects enter in $PK", "%s cannot be used in $HYBRID",
-                what);
+                use_what(s, kind, e));
         e->ref.kind = REF_ETA;
         s->eta_uses[index]++;
         break;
     case DK_EPS:
         if (s->cur != REC_ERROR)
             err(s, e->span, "residual errors enter the model in $ERROR",
-                "%s can only be used in $ERROR", what);
+                "%s can only be used in $ERROR", use_what(s, kind, e));
         e->ref.kind = REF_EPS;
         s->eps_uses[index]++;
         break;
     case DK_CMT:
         if (s->cur == REC_PK || s->cur == REC_HYBRID)
             err(s, e->span, "amounts are read in $DES and $ERROR",
-                "%s cannot be used in $%s", what, rec_name(s->cur));
+                "%s cannot be used in $%s", use_what(s, kind, e), rec_name(s->cur));
         e->ref.kind = REF_CMT;
         break;
     case DK_COL:
@@ -1417,8 +1461,7 @@ static void check_name(Sema *s, Expr *e)
 {
     const Decl *dc = find_decl(s, e->text);
     if (dc) {
-        const char *what = strf(s, "%s '%s'", decl_kind_name(dc->kind), e->text);
-        use_decl(s, dc->kind, dc->index, what, e);
+        use_decl(s, dc->kind, dc->index, e);
         return;
     }
     int v = find_var(s, e->text);
@@ -1475,7 +1518,7 @@ static void check_indexed(Sema *s, Expr *e)
             names[k], e->index, count, what[k], plural(count));
         return;
     }
-    use_decl(s, kinds[k], e->index - 1, strf(s, "%s(%d)", names[k], e->index), e);
+    use_decl(s, kinds[k], e->index - 1, e);
 }
 
 static void check_arity(Sema *s, Expr *e, const char *name, int arity)
@@ -2387,12 +2430,15 @@ Model *sema_check(Arena *a, Diag *d, const Ast *t)
     s.m = mem_alloc(a, sizeof *s.m);
     s.errors0 = diag_errors(d);
     s.assign_var = -1;
+    s.decl_map = smap_new(a);
+    s.var_map = smap_new(a);
     model_init(s.m, t);
     if (!t)
         return NULL;
 
     check_records(&s);
     declare_all(&s);
+    random_assemble(&s);
     settings_all(&s);
     s.theta_uses = mem_alloc(a, sizeof(int) * (size_t)(s.m->nthetas + 1));
     s.eta_uses = mem_alloc(a, sizeof(int) * (size_t)(s.m->omega.n + 1));

@@ -64,10 +64,11 @@
 /*
  * The tape's operators: name and value, in terms of the operands A, B, C
  * and the instruction ip.  B and C are work slots; A is a work slot or acc
- * (see tape_eval).  Each operator has six opcodes:
+ * (see tape_eval).  Each operator has eight opcodes:
  *
- *     op + T_NBASE * (3*src + dst)    src: 0 = A in work, 1 = A in acc
- *                                     dst: 0 = work[d], 1 = out[d], 2 = acc only
+ *     op + T_NBASE * (4*src + dst)    src: 0 = A in memory, 1 = A in acc
+ *                                     dst: 0 = work[d], 1 = out[o],
+ *                                          2 = acc only, 3 = both work[d] and out[o]
  */
 #define TAPE_OPS(X)                       \
     X(ADD,    A + B)                      \
@@ -90,36 +91,43 @@
     X(ADDMUL, A + B * C)                  \
     X(RMULSUB, B * C - A)                 \
     X(RSUBMUL, C - A * B)                 \
+    X(ADDADD, A + B + C)                  \
+    X(ADDSUB, A + B - C)                  \
+    X(SUBADD, A - B + C)                  \
+    X(SUBSUB, A - B - C)                  \
     X(CALL1,  call(ip->c, A, A))          \
     X(CALL2,  call(ip->c, A, B))
 
 #define X_ENUM(name, e) T_##name,
 enum { TAPE_OPS(X_ENUM) T_NBASE };
-#define T_END (6 * T_NBASE)
 
-enum { D_WORK, D_OUT, D_ACC };
+enum { D_WORK, D_OUT, D_ACC, D_BOTH };
+#define T_NVAR 8          /* 2 sources x 4 destinations */
+#define T_END (T_NVAR * T_NBASE)
+
+/* Operands name a base and an index in it, base[k][i]: base 0 is the work
+ * array, 1 the tape's constants, 2 + kind the caller's in->v[kind].  So
+ * inputs and constants are read where they are, with no copy pass. */
+enum { K_WORK, K_KONST, K_INPUT };
+#define T_NBASES (K_INPUT + GIN_NKINDS)
 
 typedef struct {
-    int32_t op, d, a, b, c;   /* POWI: b = exponent; CALL: c = GOp */
+    int32_t op;
+    uint8_t ka, kb, kc, pad;   /* bases of a, b, c */
+    int32_t a, b, c;           /* POWI: b = exponent; CALL: c = GOp */
+    int32_t d, o;              /* work[d], out[o] */
 } TInstr;
 
-/* work[slot + j] = src[index + j], j < n; src = in->v[kind], or the
- * tape's constants when kind == GIN_NKINDS */
 typedef struct {
-    int32_t slot, kind, index, n;
-} TRun;
-
-typedef struct {
-    int32_t out, slot;   /* out[out] = slot >= 0 ? work[slot] : konst[-1 - slot] */
+    int32_t out, k, i, neg;   /* out[out] = base[k][i], negated if neg */
 } TFix;
 
-/* One malloc: this header, then konst[], ins[], run[], fix[]. */
+/* One malloc: this header, then konst[], ins[], fix[]. */
 struct Tape {
-    int nins, nrun, nfix, nout;
+    int nins, nfix, nout;
     size_t nwork;
     double *konst;
     TInstr *ins;      /* nins instructions, then T_END */
-    TRun *run;
     TFix *fix;
 };
 
@@ -135,17 +143,14 @@ typedef struct {
     int32_t imm;
 } Emit;
 
-typedef struct {
-    int32_t kind, index;
-    GNode n;
-} InputRef;
-
 /* Per-node scratch of tape_compile, one malloc'd array each. */
 typedef struct {
     Emit *em;
     unsigned char *live;
     unsigned char *from_acc;   /* first operand is the previous instruction's value */
     unsigned char *acc_only;   /* value is consumed from acc and never stored */
+    unsigned char *negout;     /* an output -x computed by the output copy */
+    unsigned char *keep;       /* its x: keeps its slot to the end */
     int32_t *uses;             /* operand references by instructions */
     int32_t *outcnt;           /* times it is an output */
     int32_t *opos;             /* its first output position */
@@ -153,7 +158,6 @@ typedef struct {
     int32_t *slot;             /* work slot, -1 none */
     int32_t *kidx;             /* a constant's index in Tape.konst */
     int32_t *freel;            /* released slots, a stack */
-    InputRef *inp;
 } Scratch;
 
 static int is_leaf(const GNodeInfo *k)
@@ -191,7 +195,7 @@ static Emit basic_emit(const Graph *g, const GNodeInfo *k)
 static int fusable(const Graph *g, const Scratch *s, GNode m, int top)
 {
     return !is_leaf(graph_node(g, m)) && s->em[m].top == top && s->uses[m] == 1
-        && s->outcnt[m] == 0;
+        && s->outcnt[m] == 0 && !s->keep[m];
 }
 
 static void fuse(const Graph *g, Scratch *s, GNode i)
@@ -200,11 +204,11 @@ static void fuse(const Graph *g, Scratch *s, GNode i)
     GNode x = e->op[0], y = e->op[1];
     if (e->top == T_ADD) {
         GNode m = fusable(g, s, x, T_MUL) ? x : fusable(g, s, y, T_MUL) ? y : G_NONE;
-        if (m == G_NONE)
-            return;
-        /* x + y*z == y*z + x exactly: IEEE addition commutes */
-        *e = (Emit){ T_MULADD, 3, { em[m].op[0], em[m].op[1], m == x ? y : x }, 0 };
-        em[m].top = -1;
+        if (m != G_NONE) {
+            /* x + y*z == y*z + x exactly: IEEE addition commutes */
+            *e = (Emit){ T_MULADD, 3, { em[m].op[0], em[m].op[1], m == x ? y : x }, 0 };
+            em[m].top = -1;
+        }
     } else if (e->top == T_SUB) {
         if (fusable(g, s, y, T_MUL)) {
             *e = (Emit){ T_SUBMUL, 3, { x, em[y].op[0], em[y].op[1] }, 0 };
@@ -215,6 +219,21 @@ static void fuse(const Graph *g, Scratch *s, GNode i)
         } else if (fusable(g, s, x, T_NEG)) {
             *e = (Emit){ T_NEGSUB, 2, { em[x].op[0], y, G_NONE }, 0 };
             em[x].top = -1;
+        }
+    }
+    /* (a +- b) +- c, left to right as written: a sum of terms, such as a
+     * compartment's balance of flows */
+    if (e->top == T_ADD || e->top == T_SUB) {
+        int add = e->top == T_ADD;
+        GNode m = fusable(g, s, x, T_ADD) || fusable(g, s, x, T_SUB) ? x
+                : add && (fusable(g, s, y, T_ADD) || fusable(g, s, y, T_SUB)) ? y
+                : G_NONE;
+        if (m != G_NONE) {
+            /* x + (a - b) == (a - b) + x exactly, as above */
+            int top = em[m].top == T_ADD ? (add ? T_ADDADD : T_ADDSUB)
+                                         : (add ? T_SUBADD : T_SUBSUB);
+            *e = (Emit){ top, 3, { em[m].op[0], em[m].op[1], m == x ? y : x }, 0 };
+            em[m].top = -1;
         }
     }
 }
@@ -271,19 +290,27 @@ static void chain(const Graph *g, Scratch *s)
             continue;
         if (prev != G_NONE && bring_to_front(e, prev)) {
             s->from_acc[i] = 1;
-            if (s->uses[prev] == 1 && s->outcnt[prev] == 0)
+            if (s->uses[prev] == 1 && s->outcnt[prev] == 0 && !s->keep[prev])
                 s->acc_only[prev] = 1;
         }
         prev = i;
     }
 }
 
-static int cmp_input(const void *p, const void *q)
+/* Where node m's value is read from: (base, index). */
+static void operand(const Graph *g, const Scratch *s, GNode m, uint8_t *k, int32_t *i)
 {
-    const InputRef *a = p, *b = q;
-    if (a->kind != b->kind)
-        return a->kind < b->kind ? -1 : 1;
-    return (a->index > b->index) - (a->index < b->index);
+    const GNodeInfo *x = graph_node(g, m);
+    if (x->op == G_CONST) {
+        *k = K_KONST;
+        *i = s->kidx[m];
+    } else if (x->op == G_INPUT) {
+        *k = (uint8_t)(K_INPUT + x->in_kind);
+        *i = x->in_index;
+    } else {
+        *k = K_WORK;
+        *i = s->slot[m];
+    }
 }
 
 static size_t round8(size_t n)
@@ -297,6 +324,8 @@ static void scratch_free(Scratch *s)
     mem_free(s->live);
     mem_free(s->from_acc);
     mem_free(s->acc_only);
+    mem_free(s->negout);
+    mem_free(s->keep);
     mem_free(s->uses);
     mem_free(s->outcnt);
     mem_free(s->opos);
@@ -304,17 +333,6 @@ static void scratch_free(Scratch *s)
     mem_free(s->slot);
     mem_free(s->kidx);
     mem_free(s->freel);
-    mem_free(s->inp);
-}
-
-/* Append a run, or extend the last one when the source continues it. */
-static void add_run(Tape *t, int32_t slot, int32_t kind, int32_t index)
-{
-    TRun *r = t->nrun ? &t->run[t->nrun - 1] : NULL;
-    if (r && r->kind == kind && r->index + r->n == index && r->slot + r->n == slot)
-        r->n++;
-    else
-        t->run[t->nrun++] = (TRun){ slot, kind, index, 1 };
 }
 
 Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
@@ -327,6 +345,8 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     s.live = mem_calloc(nn, 1);
     s.from_acc = mem_calloc(nn, 1);
     s.acc_only = mem_calloc(nn, 1);
+    s.negout = mem_calloc(nn, 1);
+    s.keep = mem_calloc(nn, 1);
     s.uses = mem_calloc(nn, sizeof *s.uses);
     s.outcnt = mem_calloc(nn, sizeof *s.outcnt);
     s.opos = mem_malloc(nn * sizeof *s.opos);
@@ -334,9 +354,8 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     s.slot = mem_malloc(nn * sizeof *s.slot);
     s.kidx = mem_malloc(nn * sizeof *s.kidx);
     s.freel = mem_malloc(nn * sizeof *s.freel);
-    s.inp = mem_malloc(nn * sizeof *s.inp);
-    if (!s.em || !s.live || !s.from_acc || !s.acc_only || !s.uses || !s.outcnt || !s.opos
-        || !s.last || !s.slot || !s.kidx || !s.freel || !s.inp)
+    if (!s.em || !s.live || !s.from_acc || !s.acc_only || !s.negout || !s.keep || !s.uses || !s.outcnt || !s.opos
+        || !s.last || !s.slot || !s.kidx || !s.freel)
         goto done;
 
     /* 1. live nodes and their instructions */
@@ -346,7 +365,7 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
         s.outcnt[outs[p]]++;
         s.opos[outs[p]] = p;
     }
-    int nconst = 0, ninput = 0, nins = 0;
+    int nconst = 0, nins = 0;
     for (GNode i = n - 1; i >= 0; i--) {
         if (!s.live[i])
             continue;
@@ -355,14 +374,24 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
         s.slot[i] = -1;
         if (k->op == G_CONST) {
             nconst++;
-        } else if (k->op == G_INPUT) {
-            s.inp[ninput++] = (InputRef){ (int32_t)k->in_kind, k->in_index, i };
-        } else {
+        } else if (k->op != G_INPUT) {
             s.em[i] = basic_emit(g, k);
             for (int j = 0; j < s.em[i].nops; j++) {
                 s.live[s.em[i].op[j]] = 1;
                 s.uses[s.em[i].op[j]]++;
             }
+        }
+    }
+
+    /* An output -x and nothing else (a Jacobian has many: -ka, -k21) is
+     * no instruction: the output copy flips x's sign bit, which is what
+     * negation does, NaN included. */
+    for (GNode i = 0; i < n; i++) {
+        GNode x = s.em[i].op[0];
+        if (s.live[i] && s.em[i].top == T_NEG && s.uses[i] == 0 && !s.negout[x]) {
+            s.negout[i] = 1;
+            s.keep[x] = 1;
+            s.em[i].top = -1;
         }
     }
 
@@ -381,8 +410,7 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     }
 
     size_t sz = round8(sizeof *t) + (size_t)nconst * sizeof(double)
-              + (size_t)(nins + 1) * sizeof(TInstr)
-              + (size_t)(ninput + 1) * sizeof(TRun) + (size_t)nout * sizeof(TFix);
+              + (size_t)(nins + 1) * sizeof(TInstr) + (size_t)nout * sizeof(TFix);
     t = mem_malloc(sz);
     if (!t)
         goto done;
@@ -391,32 +419,17 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
     p += (size_t)nconst * sizeof(double);
     t->ins = (TInstr *)p;
     p += (size_t)(nins + 1) * sizeof(TInstr);
-    t->run = (TRun *)p;
-    p += (size_t)(ninput + 1) * sizeof(TRun);
     t->fix = (TFix *)p;
-    t->nins = t->nrun = t->nfix = 0;
+    t->nins = t->nfix = 0;
     t->nout = nout;
 
-    /* 4. slots: constants that are operands (one run; those that are
-     * only outputs, like the zeros of a Jacobian, go straight from the
-     * tape to out[]), then inputs in runs */
+    /* 4. constants go in the tape; inputs stay where the caller has them */
     int32_t next = 0, nk = 0;
-    for (int pass = 0; pass < 2; pass++)     /* operands first: one run */
-        for (GNode i = 0; i < n; i++)
-            if (s.live[i] && graph_node(g, i)->op == G_CONST && (s.uses[i] == 0) == pass) {
-                s.kidx[i] = nk;
-                t->konst[nk] = graph_node(g, i)->value;
-                if (s.uses[i]) {
-                    add_run(t, next, GIN_NKINDS, nk);
-                    s.slot[i] = next++;
-                }
-                nk++;
-            }
-    qsort(s.inp, (size_t)ninput, sizeof *s.inp, cmp_input);
-    for (int j = 0; j < ninput; j++) {
-        add_run(t, next, s.inp[j].kind, s.inp[j].index);
-        s.slot[s.inp[j].n] = next++;
-    }
+    for (GNode i = 0; i < n; i++)
+        if (s.live[i] && graph_node(g, i)->op == G_CONST) {
+            s.kidx[i] = nk;
+            t->konst[nk++] = graph_node(g, i)->value;
+        }
 
     /* 5. computed nodes.  Operands are released at their last use before
      * the destination is chosen: an instruction reads all its operands
@@ -431,42 +444,48 @@ Tape *tape_compile(const Graph *g, const GNode *outs, int nout)
             int dup = 0;
             for (int m = 0; m < j; m++)
                 dup |= e->op[m] == a;
-            if (!dup && s.last[a] == i && s.slot[a] >= 0 && !s.outcnt[a]
-                && !is_leaf(graph_node(g, a)))
+            /* an output at two positions keeps its slot for the copy */
+            if (!dup && s.last[a] == i && s.slot[a] >= 0 && s.outcnt[a] <= 1 && !s.keep[a])
                 s.freel[nfree++] = s.slot[a];
         }
         int src = s.from_acc[i], dst;
-        TInstr in = { 0, 0, src ? 0 : s.slot[e->op[0]], 0, 0 };
+        TInstr in = { 0 };
+        if (!src)
+            operand(g, &s, e->op[0], &in.ka, &in.a);
         if (s.outcnt[i] == 1 && s.uses[i] == 0) {
             dst = D_OUT;               /* an output and nothing else */
-            in.d = s.opos[i];
         } else if (s.acc_only[i]) {
             dst = D_ACC;
         } else {
-            dst = D_WORK;
+            dst = s.outcnt[i] ? D_BOTH : D_WORK;
             in.d = s.slot[i] = nfree ? s.freel[--nfree] : next++;
         }
-        in.op = e->top + T_NBASE * (3 * src + dst);
+        in.o = s.outcnt[i] ? s.opos[i] : 0;
+        in.op = e->top + T_NBASE * (4 * src + dst);
         if (e->top == T_POWI)
             in.b = e->imm;
         else if (e->nops > 1)
-            in.b = s.slot[e->op[1]];
+            operand(g, &s, e->op[1], &in.kb, &in.b);
         if (e->top == T_CALL1 || e->top == T_CALL2)
             in.c = e->imm;
         else if (e->nops > 2)
-            in.c = s.slot[e->op[2]];
+            operand(g, &s, e->op[2], &in.kc, &in.c);
         t->ins[t->nins++] = in;
     }
-    t->ins[t->nins] = (TInstr){ T_END, 0, 0, 0, 0 };
+    t->ins[t->nins] = (TInstr){ .op = T_END };
     t->nwork = (size_t)next;
 
-    /* outputs not written by their instruction */
+    /* outputs not written by their instruction: leaves, and the second
+     * and later positions of an output that appears twice */
     for (int q = 0; q < nout; q++) {
         GNode o = outs[q];
-        if (s.slot[o] >= 0)
-            t->fix[t->nfix++] = (TFix){ q, s.slot[o] };
-        else if (graph_node(g, o)->op == G_CONST)
-            t->fix[t->nfix++] = (TFix){ q, -1 - s.kidx[o] };
+        if (is_leaf(graph_node(g, o)) || s.opos[o] != q || s.negout[o]) {
+            TFix f = { q, 0, 0, s.negout[o] };
+            uint8_t k;
+            operand(g, &s, s.negout[o] ? s.em[o].op[0] : o, &k, &f.i);
+            f.k = k;
+            t->fix[t->nfix++] = f;
+        }
     }
 
 done:
@@ -502,15 +521,21 @@ int tape_noutputs(const Tape *t)
  * Evaluation
  * ------------------------------------------------------------------- */
 
+/* Out of line: inlined, GCC builds the argument pair in a vector
+ * register in every handler, two extra instructions per dispatch. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static double call(int op, double x, double y)
 {
     double v[2] = { x, y };
     return graph_apply((GOp)op, v);
 }
 
-/* Labels and cases of the 6 variants of each operator, and the dispatch
- * table in opcode order.  The dst digits 0, 1, 2 are D_WORK, D_OUT,
- * D_ACC; they are literals because they are pasted into label names. */
+/* Labels and cases of the 8 variants of each operator, and the dispatch
+ * table in opcode order.  The dst digits 0, 1, 2, 3 are D_WORK, D_OUT,
+ * D_ACC, D_BOTH; they are literals because they are pasted into label
+ * names. */
 #if TAPE_THREADED
 #define VM_CASE(name, src, dst) L_##name##_##src##dst:
 #define VM_NEXT                 ip++; goto *disp[ip->op]
@@ -518,18 +543,21 @@ static double call(int op, double x, double y)
 #define X_L00(name, e) X_L(name, 0, 0)
 #define X_L01(name, e) X_L(name, 0, 1)
 #define X_L02(name, e) X_L(name, 0, 2)
+#define X_L03(name, e) X_L(name, 0, 3)
 #define X_L10(name, e) X_L(name, 1, 0)
 #define X_L11(name, e) X_L(name, 1, 1)
 #define X_L12(name, e) X_L(name, 1, 2)
+#define X_L13(name, e) X_L(name, 1, 3)
 #else
-#define VM_CASE(name, src, dst) case T_##name + T_NBASE * (3 * src + dst):
+#define VM_CASE(name, src, dst) case T_##name + T_NBASE * (4 * src + dst):
 #define VM_NEXT                 continue
 #endif
 
 #define X_VARIANTS(name, e, src)                                     \
     VM_CASE(name, src, 0) acc = (e); w[ip->d] = acc;   VM_NEXT;      \
-    VM_CASE(name, src, 1) acc = (e); out[ip->d] = acc; VM_NEXT;      \
-    VM_CASE(name, src, 2) acc = (e);                   VM_NEXT;
+    VM_CASE(name, src, 1) acc = (e); out[ip->o] = acc; VM_NEXT;      \
+    VM_CASE(name, src, 2) acc = (e);                   VM_NEXT;      \
+    VM_CASE(name, src, 3) acc = (e); w[ip->d] = acc; out[ip->o] = acc; VM_NEXT;
 #define X_FROM_WORK(name, e) X_VARIANTS(name, e, 0)
 #define X_FROM_ACC(name, e)  X_VARIANTS(name, e, 1)
 
@@ -537,33 +565,20 @@ static double call(int op, double x, double y)
  * stores of one instruction can then be scheduled freely. */
 void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *restrict out)
 {
-    /* Runs are short (a handful of THETAs, the states), too short for a
-     * memcpy call to pay: copy the tail by hand. */
-    for (int i = 0; i < t->nrun; i++) {
-        const TRun *r = &t->run[i];
-        const double *restrict src =
-            (r->kind == GIN_NKINDS ? t->konst : in->v[r->kind]) + r->index;
-        double *restrict dst = w + r->slot;
-        int j = r->n;
-        for (; j > 4; j--)
-            dst[j - 1] = src[j - 1];
-        switch (j) {
-        case 4: dst[3] = src[3]; /* fall through */
-        case 3: dst[2] = src[2]; /* fall through */
-        case 2: dst[1] = src[1]; /* fall through */
-        case 1: dst[0] = src[0]; /* fall through */
-        default: break;
-        }
-    }
+    const double *base[T_NBASES];
+    base[K_WORK] = w;
+    base[K_KONST] = t->konst;
+    if (in)   /* one block move, not a loop: it is half the cost of a small tape */
+        memcpy(&base[K_INPUT], in->v, sizeof in->v);
 
     const TInstr *ip = t->ins;
     double acc = 0.0;
-#define B w[ip->b]
-#define C w[ip->c]
+#define B base[ip->kb][ip->b]
+#define C base[ip->kc][ip->c]
 #if TAPE_THREADED
-    static const void *const disp[6 * T_NBASE + 1] = {
-        TAPE_OPS(X_L00) TAPE_OPS(X_L01) TAPE_OPS(X_L02)
-        TAPE_OPS(X_L10) TAPE_OPS(X_L11) TAPE_OPS(X_L12)
+    static const void *const disp[T_NVAR * T_NBASE + 1] = {
+        TAPE_OPS(X_L00) TAPE_OPS(X_L01) TAPE_OPS(X_L02) TAPE_OPS(X_L03)
+        TAPE_OPS(X_L10) TAPE_OPS(X_L11) TAPE_OPS(X_L12) TAPE_OPS(X_L13)
         &&vm_end
     };
     goto *disp[ip->op];
@@ -573,7 +588,7 @@ void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *res
         case T_END:
             goto vm_end;
 #endif
-#define A w[ip->a]
+#define A base[ip->ka][ip->a]
         TAPE_OPS(X_FROM_WORK)
 #undef A
 #define A acc
@@ -588,6 +603,9 @@ void tape_eval(const Tape *t, const GInputs *in, double *restrict w, double *res
 vm_end:
     for (int i = 0; i < t->nfix; i++) {
         const TFix *f = &t->fix[i];
-        out[f->out] = f->slot >= 0 ? w[f->slot] : t->konst[-1 - f->slot];
+        uint64_t bits;
+        memcpy(&bits, &base[f->k][f->i], sizeof bits);
+        bits ^= (uint64_t)f->neg << 63;
+        memcpy(&out[f->out], &bits, sizeof bits);
     }
 }
