@@ -8,29 +8,34 @@
  *      suffices).  Index order is then already a topological order.
  *   2. Fuse: a product used once, by a sum or difference, becomes part of
  *      it (a*b + c, a*b - c, a - b*c), as does a negation used once by a
- *      difference (-a - b).  Model right-hand sides and Jacobians are made
- *      of little else, and every instruction saved is a dispatch saved.
- *      The fused forms round exactly as the separate operations do.
+ *      difference (-a - b), and a sum or difference used once by another
+ *      ((a +- b) +- c, a compartment's balance of flows).  Model
+ *      right-hand sides and Jacobians are made of little else, and every
+ *      instruction saved is a dispatch saved.  The fused forms round
+ *      exactly as the separate operations do.  An output -x used by
+ *      nothing else (-ka in a Jacobian) is no instruction at all: the
+ *      output copy flips x's sign bit.
  *   3. Chain: every instruction leaves its value in a register, `acc`, as
  *      well as in memory.  When the next instruction's first operand is
  *      that value it reads acc instead (commutative operands are swapped
  *      to make this so), and when that is the value's only use it is not
  *      stored at all.  A chain a*b - c + d ... then runs in registers,
  *      without a store-to-load round trip (~7 cycles) per link.
- *   4. Give slots.  The constants come first, the inputs next, sorted by
- *      (kind, index) so that THETA 0..4 load as one run; then the computed
- *      nodes.  A computed node's slot is released after its last use and
- *      reused by a later node (linear-scan register allocation on a
- *      straight line), so the work array is the width of the graph, not
- *      its length.
+ *   4. Operands are (base, index): base 0 the work array, 1 the tape's
+ *      constants, 2 + kind the caller's in->v[kind].  Inputs and constants
+ *      are read where they are, so there is no copy pass.  A computed
+ *      node's work slot is released after its last use and reused by a
+ *      later node (linear-scan register allocation on a straight line), so
+ *      the work array is the width of the graph, not its length.
  *   5. Emit one instruction per remaining node.  An instruction whose node
- *      is an output and nothing else writes straight into out[]; the other
- *      outputs (constants, inputs, values also used later) are copied
- *      after the run.  A power with an integer constant exponent becomes
- *      SQR or POWI with the exponent as an immediate.
+ *      is an output writes straight into out[] (and into work too when the
+ *      value is used later); only outputs that are inputs, constants,
+ *      negations or repeats are copied after the run.  A power with an
+ *      integer constant exponent becomes SQR or POWI with the exponent as
+ *      an immediate.
  *
- * Evaluation copies the constant and input runs into the work array, then
- * runs the instructions, threaded with computed goto where the compiler
+ * Evaluation fills the small base-pointer table, then runs the
+ * instructions, threaded with computed goto where the compiler
  * has it (GCC, Clang: each handler ends in its own indirect jump, which
  * predicts better than a switch's single one, and there is no bounds
  * check), with a switch otherwise.  The frequent operators are inlined
