@@ -693,8 +693,33 @@ static void path_body(Parser *p, Record *r)
     options_body(p, r, &cap);
 }
 
-/* input-body := { NAME [ "=" NAME ] | NL } */
-static void input_body(Parser *p, Record *r)
+/* column := NAME [ "=" NAME ] */
+static void column(Parser *p, Record *r, int *cap)
+{
+    Column c;
+    memset(&c, 0, sizeof c);
+    c.span = p->tok.span;
+    if (!at(p, TK_IDENT)) {
+        expected(p, "a column name", NULL);
+        return;
+    }
+    c.name = p->tok.text;
+    advance(p);
+    if (accept(p, TK_ASSIGN)) {
+        c.alias_span = p->tok.span;
+        if (!at(p, TK_IDENT)) {
+            expected(p, "a name after '='", "write e.g. DV=CONC or WT=DROP");
+            return;
+        }
+        c.alias = p->tok.text;
+        advance(p);
+    }
+    MEM_PUSH(p->arena, r->cols, r->ncols, *cap, c);
+}
+
+/* A body of one declaration a line: { decl | NL } up to the next record;
+ * an error skips the rest of its line. */
+static void line_body(Parser *p, Record *r, void (*decl)(Parser *, Record *, int *))
 {
     int cap = 0;
     advance(p);
@@ -702,28 +727,9 @@ static void input_body(Parser *p, Record *r)
         skip_newlines(p);
         if (at(p, TK_EOF) || at(p, TK_RECORD))
             return;
-        Column c;
-        memset(&c, 0, sizeof c);
-        c.span = p->tok.span;
-        if (!at(p, TK_IDENT)) {
-            expected(p, "a column name", NULL);
+        decl(p, r, &cap);
+        if (p->panic)
             sync_line(p);
-            continue;
-        }
-        c.name = p->tok.text;
-        advance(p);
-        if (accept(p, TK_ASSIGN)) {
-            c.alias_span = p->tok.span;
-            if (at(p, TK_IDENT)) {
-                c.alias = p->tok.text;
-                advance(p);
-            } else {
-                expected(p, "a name after '='", "write e.g. DV=CONC or WT=DROP");
-                sync_line(p);
-                continue;
-            }
-        }
-        MEM_PUSH(p->arena, r->cols, r->ncols, cap, c);
     }
 }
 
@@ -794,16 +800,13 @@ static void compartment(Parser *p, Record *r, int *cap)
 
 static void compartments_body(Parser *p, Record *r)
 {
-    int cap = 0;
-    advance(p);
-    for (;;) {
-        skip_newlines(p);
-        if (at(p, TK_EOF) || at(p, TK_RECORD))
-            return;
-        compartment(p, r, &cap);
-        if (p->panic)
-            sync_line(p);
-    }
+    line_body(p, r, compartment);
+}
+
+/* input-body := { column | NL } */
+static void input_body(Parser *p, Record *r)
+{
+    line_body(p, r, column);
 }
 
 static int at_fix(const Parser *p)
@@ -926,16 +929,7 @@ static void theta_decl(Parser *p, Record *r, int *cap)
 
 static void theta_body(Parser *p, Record *r)
 {
-    int cap = 0;
-    advance(p);
-    for (;;) {
-        skip_newlines(p);
-        if (at(p, TK_EOF) || at(p, TK_RECORD))
-            return;
-        theta_decl(p, r, &cap);
-        if (p->panic)
-            sync_line(p);
-    }
+    line_body(p, r, theta_decl);
 }
 
 /* random := [ BLOCK "(" n ")" ] NAME { NAME } "~" num { num } { flag } NL */
@@ -1023,16 +1017,7 @@ static void random_decl(Parser *p, Record *r, int *cap)
 
 static void random_body(Parser *p, Record *r)
 {
-    int cap = 0;
-    advance(p);
-    for (;;) {
-        skip_newlines(p);
-        if (at(p, TK_EOF) || at(p, TK_RECORD))
-            return;
-        random_decl(p, r, &cap);
-        if (p->panic)
-            sync_line(p);
-    }
+    line_body(p, r, random_decl);
 }
 
 /* prior := NAME "~" call NL */
