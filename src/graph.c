@@ -571,6 +571,24 @@ GNode graph_diff(Graph *g, GNode f, GNode x)
 /* Deliberately naive: exponential in the amount of sharing, and the
  * simplest possible statement of what a graph means, to test the tape
  * against. */
+int graph_depends(const Graph *g, GNode n, GInKind kind, unsigned char *mark)
+{
+    if (n < 0 || n >= g->n)
+        return 0;
+    memset(mark, 0, (size_t)n + 1);
+    mark[n] = 1;
+    for (GNode i = n; i >= 0; i--) {
+        if (!mark[i])
+            continue;
+        const GNodeInfo *k = &g->node[i];
+        if (k->op == G_INPUT && k->in_kind == kind)
+            return 1;
+        for (int j = 0; j < k->nargs; j++)
+            mark[k->a[j]] = 1;
+    }
+    return 0;
+}
+
 double graph_eval_direct(const Graph *g, GNode n, const GInputs *in)
 {
     const GNodeInfo *k = graph_node(g, n);

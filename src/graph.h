@@ -89,6 +89,11 @@ double           graph_apply(GOp op, const double *args);
  * |n|, pow() beyond. */
 double           graph_powi(double x, int n);
 
+/* 1 when n depends on some input of the given kind.  Since arguments
+ * precede their nodes, one backward sweep over the indices below n
+ * decides it; the caller passes a scratch array of graph_size() bytes. */
+int graph_depends(const Graph *g, GNode n, GInKind kind, unsigned char *scratch);
+
 /* Reference evaluator: walks the DAG recursively, with no caching.  For
  * tests; engines use a Tape. */
 double graph_eval_direct(const Graph *g, GNode n, const GInputs *in);

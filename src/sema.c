@@ -381,7 +381,7 @@ static int once_only(RecKind k)
      * add a compartment, a covariate effect (CL = CL*(WT/70)^0.75) or an
      * equation of its own. */
     case REC_PROBLEM: case REC_DATA: case REC_INPUT: case REC_HYBRID: case REC_LOSS:
-    case REC_COVARIANCE: case REC_SIMULATION:
+    case REC_COVARIANCE: case REC_SIMULATION: case REC_SOLVER:
         return 1;
     default:
         return 0;
@@ -1003,6 +1003,19 @@ static void settings_est(Sema *s, const Record *r)
     MEM_PUSH(s->a, s->m->ests, s->m->nests, s->capests, e);
 }
 
+static void settings_solver(Sema *s, const Record *r)
+{
+    static const char *const solvers[] = { "AUTO", "ODE", "CLOSED" };
+    static const char *const integs[] = { "BDF", "ADAMS" };
+    ModelSolver *v = &s->m->solver;
+    v->present = 1;
+    v->solver = (EstSolver)opt_enum(r, "SOLVER", solvers, 3, SOLVER_AUTO);
+    v->integrator = (EstIntegrator)opt_enum(r, "INTEGRATOR", integs, 2, INTEG_BDF);
+    v->rtol = opt_num(r, "RTOL", NAN);
+    v->atol = opt_num(r, "ATOL", NAN);
+    v->maxsteps = opt_int(r, "MAXSTEPS", -1);
+}
+
 static void settings_cov(Sema *s, const Record *r)
 {
     static const char *const mats[] = { "SANDWICH", "R", "S" };
@@ -1062,6 +1075,10 @@ static void settings_all(Sema *s)
             break;
         case REC_ESTIMATION:
             settings_est(s, r);
+            break;
+        case REC_SOLVER:
+            if (first)
+                settings_solver(s, r);
             break;
         case REC_COVARIANCE:
             if (first)

@@ -121,6 +121,16 @@ typedef enum {
 typedef enum { SOLVER_AUTO, SOLVER_ODE, SOLVER_CLOSED } EstSolver;
 typedef enum { INTEG_BDF, INTEG_ADAMS } EstIntegrator;
 
+/* $SOLVER: how simulation solves the ODEs ($ESTIMATION steps carry
+ * their own SOLVER, INTEGRATOR, RTOL and ATOL). */
+typedef struct {
+    int present;
+    EstSolver solver;
+    EstIntegrator integrator;
+    double rtol, atol;     /* NAN: not given */
+    long maxsteps;         /* -1: not given */
+} ModelSolver;
+
 /* One $ESTIMATION record.  METHOD=FOCE INTERACTION reads as EST_FOCEI. */
 typedef struct {
     EstMethod method;      /* FO when not given, as in NONMEM */
@@ -217,6 +227,7 @@ typedef struct {
     ModelData data;
     ModelEst *ests;        int nests;
     ModelCov cov;
+    ModelSolver solver;
     ModelTable *tables;    int ntables;
     ModelPrior *priors;    int npriors;
     ModelLoss loss;

@@ -1,0 +1,142 @@
+/*
+ * prog.c -- compile a checked model into the tapes its engines run.
+ *
+ * The graph holds every output of every stage; each tape takes only the
+ * outputs of its stage, so evaluating $PK never touches $ERROR nodes.
+ * Linearity is decided on the symbolic Jacobian: d f / d A is constant in
+ * A exactly when f is affine in A, and "constant between events" means it
+ * depends on no amount and not on the integrator's time T (covariates and
+ * individual parameters change only at event records).
+ */
+#include "prog.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int find_var(const Model *m, const char *name, RecKind rec)
+{
+    for (int i = 0; i < m->nvars; i++)
+        if (m->vars[i].rec == rec && strcmp(m->vars[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Fn, ALAGn, Rn, Dn for compartment n (1-based), as NONMEM names them. */
+static int *predpp_vars(Arena *a, const Model *m, const char *prefix)
+{
+    int *v = mem_alloc(a, sizeof *v * (size_t)(m->ncmts + 1));
+    for (int c = 0; c < m->ncmts; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%d", prefix, c + 1);
+        v[c] = find_var(m, name, REC_PK);
+    }
+    return v;
+}
+
+/* The tape of the variables of one code record, in Model.vars order. */
+static Tape *stage_tape(Arena *a, const Prog *p, RecKind rec, int *n, int **vars)
+{
+    const Model *m = p->m;
+    GNode *outs = mem_alloc(a, sizeof *outs * (size_t)(m->nvars + 1));
+    *vars = mem_alloc(a, sizeof **vars * (size_t)(m->nvars + 1));
+    *n = 0;
+    for (int i = 0; i < m->nvars; i++)
+        if (m->vars[i].rec == rec && p->li.var_out[i] >= 0) {
+            outs[*n] = graph_output(p->g, p->li.var_out[i]);
+            (*vars)[(*n)++] = i;
+        }
+    return tape_compile(p->g, outs, *n);
+}
+
+/* Is $DES affine in the amounts, with coefficients fixed between events? */
+static void decide_linear(Arena *a, Prog *p)
+{
+    int nc = p->ncmt;
+    unsigned char *mark = mem_alloc(a, (size_t)graph_size(p->g) + 1);
+    p->linear = 1;
+    for (int i = 0; i < nc && p->linear; i++) {
+        GNode f = graph_output(p->g, p->li.des_out[i]);
+        if (graph_depends(p->g, f, GIN_TIME, mark)) {
+            p->linear = 0;
+            p->nonlinear_why = mem_strdup(a, "d/dt depends on T");
+        }
+        for (int j = 0; j < nc && p->linear; j++) {
+            int o = p->li.jac_state[i * nc + j];
+            if (o >= 0 && graph_depends(p->g, graph_output(p->g, o), GIN_STATE, mark)) {
+                char why[160];
+                snprintf(why, sizeof why, "d/dt(%s) is not linear in %s",
+                         p->m->cmts[i].name, p->m->cmts[j].name);
+                p->linear = 0;
+                p->nonlinear_why = mem_strdup(a, why);
+            }
+        }
+    }
+}
+
+static int default_cmt(const Model *m, int dose)
+{
+    for (int c = 0; c < m->ncmts; c++)
+        if (dose ? m->cmts[c].dose : m->cmts[c].observe)
+            return c;
+    return -1;
+}
+
+Prog *prog_compile(Arena *a, Diag *d, const Model *m)
+{
+    Prog *p = mem_alloc(a, sizeof *p);
+    p->m = m;
+    p->ncmt = m->ncmts;
+    p->nvars = m->nvars;
+    p->g = lower_model(a, m, &p->li);
+    int has_des = m->des.rec != NULL && m->ncmts > 0;
+    if (has_des)
+        lower_add_jacobian(p->g, m, &p->li);
+    p->pk = stage_tape(a, p, REC_PK, &p->npk, &p->pk_var);
+    if (m->error.rec)
+        p->err = stage_tape(a, p, REC_ERROR, &p->nerr, &p->err_var);
+    int bad = !p->pk || (m->error.rec && !p->err);
+    if (has_des && !bad) {
+        int nc = p->ncmt;
+        GNode *outs = mem_alloc(a, sizeof *outs * (size_t)(nc * nc + 1));
+        for (int i = 0; i < nc; i++)
+            outs[i] = graph_output(p->g, p->li.des_out[i]);
+        p->des = tape_compile(p->g, outs, nc);
+        GNode zero = graph_const(p->g, 0.0);
+        for (int k = 0; k < nc * nc; k++)
+            outs[k] = p->li.jac_state[k] >= 0 ? graph_output(p->g, p->li.jac_state[k]) : zero;
+        p->jac = tape_compile(p->g, outs, nc * nc);
+        bad = !p->des || !p->jac;
+        if (!bad)
+            decide_linear(a, p);
+    }
+    if (bad) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory compiling the model");
+        prog_free(p);
+        return NULL;
+    }
+    p->f_var = predpp_vars(a, m, "F");
+    p->alag_var = predpp_vars(a, m, "ALAG");
+    p->r_var = predpp_vars(a, m, "R");
+    p->d_var = predpp_vars(a, m, "D");
+    p->ipred_var = find_var(m, "IPRED", REC_ERROR);
+    if (p->ipred_var < 0)
+        p->ipred_var = find_var(m, "IPRED", REC_PK);
+    p->y_var = find_var(m, "Y", REC_ERROR);
+    p->dose_cmt = default_cmt(m, 1);
+    p->obs_cmt = default_cmt(m, 0);
+    if (p->dose_cmt < 0 && m->ncmts > 0)
+        p->dose_cmt = 0;
+    if (p->obs_cmt < 0 && m->ncmts > 0)
+        p->obs_cmt = m->ncmts > 1 ? 1 : 0;
+    return p;
+}
+
+void prog_free(Prog *p)
+{
+    if (!p)
+        return;
+    tape_free(&p->pk);
+    tape_free(&p->des);
+    tape_free(&p->jac);
+    tape_free(&p->err);
+}

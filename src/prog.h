@@ -1,0 +1,65 @@
+/*
+ * prog.h -- a checked model compiled for the engines.
+ *
+ * prog_compile() lowers the Model to its graph (lower.c), adds the
+ * symbolic Jacobian, and compiles the three stages an engine runs into
+ * tapes:
+ *
+ *   pk    THETA, ETA, DATA, TIME          -> every $PK variable
+ *   des   STATE, PARAM, THETA, ETA, DATA, T -> d/dt of every compartment
+ *   jac   same inputs                     -> d(d/dt(i))/d(A_j), row-major
+ *   err   PARAM, STATE, THETA, ETA, EPS, DATA, TIME -> every $ERROR variable
+ *
+ * PARAM is an array of Model.nvars doubles indexed like Model.vars: the
+ * engine stores each stage's outputs there (pk_var, err_var say where),
+ * so a later stage reads an earlier one's variables.
+ *
+ * It also decides whether $DES is linear with coefficients constant
+ * between events (the Jacobian by the amounts depends on no amount and
+ * not on T, and nothing depends on T): then the exact linear path
+ * (linpk.h) solves it, K = jac and b = des at A = 0.
+ *
+ * NONMEM's PREDPP names are read from $PK: Fn (bioavailability), ALAGn
+ * (lag time), Rn (modelled rate), Dn (modelled duration) for compartment
+ * n, and the prediction is IPRED when the model defines it, else Y with
+ * the EPSs at zero.
+ *
+ * Ownership: prog_compile() allocates the Prog in the arena and the tapes
+ * with malloc; prog_free() frees the tapes.  A Prog is read-only after
+ * compilation and shared by all threads.
+ */
+#ifndef QLX_PROG_H
+#define QLX_PROG_H
+
+#include "graph.h"
+#include "lower.h"
+#include "sema.h"
+#include "tape.h"
+
+typedef struct {
+    const Model *m;
+    Graph *g;
+    LowerInfo li;
+    int ncmt, nvars;
+
+    Tape *pk;
+    int npk, *pk_var;        /* output i of pk is variable pk_var[i] */
+    Tape *des;               /* NULL without $DES; ncmt outputs */
+    Tape *jac;               /* NULL without $DES; ncmt*ncmt outputs */
+    Tape *err;               /* NULL without $ERROR */
+    int nerr, *err_var;
+
+    int linear;              /* $DES solvable by the exact linear path */
+    const char *nonlinear_why;   /* when not: the first reason, for the log */
+
+    /* PREDPP items per compartment: the Model.vars index, or -1 */
+    int *f_var, *alag_var, *r_var, *d_var;
+    int ipred_var, y_var;    /* -1 when absent */
+    int dose_cmt, obs_cmt;   /* 0-based default compartments, -1 if none */
+} Prog;
+
+/* Returns NULL (reported through d) when a tape cannot be built. */
+Prog *prog_compile(Arena *a, Diag *d, const Model *m);
+void  prog_free(Prog *p);
+
+#endif
