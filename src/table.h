@@ -1,0 +1,42 @@
+/*
+ * table.h -- NONMEM-style output tables ($TABLE) of a run.
+ *
+ * Each $TABLE record becomes one file in the output folder (the default,
+ * without any $TABLE: sdtab.csv with ID TIME DV EVID MDV PRED IPRED).
+ * An item is a standard column (ID TIME DV PRED IPRED RES ETAS ...), a
+ * data column, a model variable, a compartment's amount, or a THETA or
+ * ETA.  Items an engine did not compute (CWRES without an estimation
+ * step) are written as "." with one warning.
+ *
+ * Files are written atomically: a temporary file beside the target, then
+ * a rename, so a failure never leaves a partial table behind.
+ */
+#ifndef QLX_TABLE_H
+#define QLX_TABLE_H
+
+#include <stdio.h>
+
+#include "data.h"
+#include "prog.h"
+#include "sim.h"
+
+typedef struct {
+    const Prog *prog;
+    const Dataset *ds;
+    const double *theta;      /* Model.nthetas */
+    const double *eta;        /* nsubjects x omega.n, or NULL for zeros */
+    const SimOut *pop;        /* with the ETAs at zero: PRED */
+    const SimOut *ind;        /* with the subjects' ETAs: IPRED, variables */
+} TabRun;
+
+/* Writes every table of the model into dir (created if needed).  Returns
+ * 0, or -1 after reporting; log (may be NULL) gets one line per file. */
+int tab_write_all(const TabRun *r, const char *dir, Diag *d, FILE *log);
+
+/* Writes text to path atomically; 0 or -1 with errno set. */
+int tab_write_atomic(const char *path, const char *text, size_t len);
+
+/* mkdir -p; 0 or -1 with errno set. */
+int tab_mkdirs(const char *dir);
+
+#endif
