@@ -18,13 +18,17 @@
 #include <lua.h>
 #include <sundials/sundials_version.h>
 
+#include "data.h"
 #include "diag.h"
 #include "fmt.h"
 #include "graph.h"
 #include "lower.h"
 #include "mem.h"
 #include "parse.h"
+#include "prog.h"
 #include "sema.h"
+#include "sim.h"
+#include "table.h"
 
 #define QLX_VERSION "0.1.0"
 
@@ -40,6 +44,7 @@ typedef struct {
     int write;           /* fmt -w */
     int check;           /* fmt --check */
     int jacobian;        /* graph --jacobian */
+    int threads;         /* run --threads; 0: one per core */
     const char *files[64];
     int nfiles;
 } Cli;
@@ -75,9 +80,10 @@ static const char *command_help(const char *cmd)
                "Parse and check each model. Errors and warnings go to stderr as\n"
                "file:line:col: error: message. Exit 1 when any model has errors.\n";
     if (strcmp(cmd, "run") == 0)
-        return "usage: qlxc run [--stdlib DIR] [-o DIR] model.qlx\n"
-               "Check the model, then run its $ESTIMATION, $SIMULATION and $TABLE\n"
-               "records, writing results to DIR (default: out/ beside the model).\n";
+        return "usage: qlxc run [--stdlib DIR] [-o DIR] [--threads N] model.qlx\n"
+               "Check the model, then run it: without $ESTIMATION or $SIMULATION,\n"
+               "simulate each subject of $DATA at its records (ETAs at zero) and\n"
+               "write the $TABLE files to DIR (default: MODEL.out beside the model).\n";
     if (strcmp(cmd, "graph") == 0)
         return "usage: qlxc graph [--stdlib DIR] [--jacobian] [-o FILE] model.qlx\n"
                "Print the compiled expression graph ($PK, $DES, $ERROR) as Graphviz\n"
@@ -154,6 +160,10 @@ static int parse_args(Cli *c, int argc, char **argv, const char *cmd)
             c->check = 1;
         } else if (strcmp(a, "--jacobian") == 0 && strcmp(cmd, "graph") == 0) {
             c->jacobian = 1;
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc && strcmp(cmd, "run") == 0) {
+            c->threads = atoi(argv[++i]);
+            if (c->threads < 1 || c->threads > 64)
+                return usage_error("--threads takes a number from 1 to 64, not '%s'", argv[i]);
         } else if (strcmp(a, "--color") == 0) {
             c->color = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -290,6 +300,59 @@ static int cmd_graph(const Cli *c)
     return bad ? EXIT_RUNTIME : EXIT_OK;
 }
 
+/* The output folder: -o DIR, else MODEL.out beside the model. */
+static const char *out_dir(const Cli *c, Arena *a)
+{
+    if (c->out)
+        return c->out;
+    const char *model = c->files[0];
+    size_t n = strlen(model);
+    if (n > 4 && strcmp(model + n - 4, ".qlx") == 0)
+        n -= 4;
+    char *d = mem_alloc(a, n + 5);
+    memcpy(d, model, n);
+    memcpy(d + n, ".out", 5);
+    return d;
+}
+
+/* Solver settings for a simulation: $SOLVER, else the first $ESTIMATION's. */
+static SimOpts sim_options(const Model *m, const Cli *c)
+{
+    SimOpts o;
+    memset(&o, 0, sizeof o);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o.nthreads = c->threads > 0 ? c->threads : (n > 0 && n < 64 ? (int)n : 1);
+    if (m->solver.present) {
+        o.force_ode = m->solver.solver == SOLVER_ODE;
+        o.adams = m->solver.integrator == INTEG_ADAMS;
+        o.rtol = m->solver.rtol == m->solver.rtol ? m->solver.rtol : 0;
+        o.atol = m->solver.atol == m->solver.atol ? m->solver.atol : 0;
+        o.maxsteps = m->solver.maxsteps;
+    } else if (m->nests > 0) {
+        o.force_ode = m->ests[0].solver == SOLVER_ODE;
+        o.adams = m->ests[0].integrator == INTEG_ADAMS;
+        o.rtol = m->ests[0].rtol == m->ests[0].rtol ? m->ests[0].rtol : 0;
+        o.atol = m->ests[0].atol == m->ests[0].atol ? m->ests[0].atol : 0;
+    }
+    return o;
+}
+
+static void log_solver(const Prog *p, const SimOpts *o, const char *model)
+{
+    if (!p->des)
+        fprintf(stderr, "qlxc: %s has no $DES: $PK and $ERROR are evaluated at each record\n",
+                model);
+    else if (p->linear && !o->force_ode)
+        fprintf(stderr, "qlxc: $DES is linear with constant coefficients: solved exactly "
+                        "(matrix exponential); $SOLVER SOLVER=ODE forces CVODES\n");
+    else if (p->linear)
+        fprintf(stderr, "qlxc: $DES is linear, but SOLVER=ODE asks for CVODES (%s, rtol %g)\n",
+                o->adams ? "Adams" : "BDF", o->rtol > 0 ? o->rtol : 1e-8);
+    else
+        fprintf(stderr, "qlxc: $DES is solved by CVODES (%s, rtol %g): %s\n",
+                o->adams ? "Adams" : "BDF", o->rtol > 0 ? o->rtol : 1e-8, p->nonlinear_why);
+}
+
 static int cmd_run(const Cli *c)
 {
     Unit u;
@@ -297,17 +360,50 @@ static int cmd_run(const Cli *c)
         unit_free(&u);
         return EXIT_MODEL;
     }
-    /* The engines arrive with later work; say so plainly rather than
-     * pretend.  The model itself is valid, so this is a runtime limit. */
-    fprintf(stderr,
-            "qlxc: %s checks clean (%d THETA, %d ETA, %d EPS, %d compartments, "
-            "%d graph nodes)\n"
-            "qlxc: cannot run it yet: the simulation and estimation engines "
-            "are not built in this version\n",
-            c->files[0], u.model->nthetas, u.model->omega.n, u.model->sigma.n,
-            u.model->ncmts, graph_size(u.graph));
+    const Model *m = u.model;
+    if (m->nests > 0 || m->sim.rec || m->loss.rec) {
+        /* the engines arrive with later work; say so plainly */
+        fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "
+                        "the model at its dataset's records\n", c->files[0],
+                m->nests > 0 ? "estimation ($ESTIMATION)"
+                : m->sim.rec ? "Monte Carlo simulation ($SIMULATION)" : "training ($LOSS)");
+        unit_free(&u);
+        return EXIT_RUNTIME;
+    }
+    if (!m->data.path) {
+        fprintf(stderr, "qlxc: %s has no $DATA: nothing to simulate at\n", c->files[0]);
+        unit_free(&u);
+        return EXIT_MODEL;
+    }
+    Prog *p = prog_compile(u.arena, u.diag, m);
+    Dataset *ds = p ? data_read(u.arena, u.diag, m, c->files[0]) : NULL;
+    if (!ds) {
+        prog_free(p);
+        unit_free(&u);
+        return EXIT_MODEL;
+    }
+    SimOpts o = sim_options(m, c);
+    fprintf(stderr, "qlxc: %s: %d subjects, %d records\n", ds->path, ds->nsubjects, ds->nrows);
+    log_solver(p, &o, c->files[0]);
+    double *theta = mem_alloc(u.arena, sizeof *theta * (size_t)(m->nthetas + 1));
+    for (int i = 0; i < m->nthetas; i++)
+        theta[i] = m->thetas[i].init;
+    SimOut out;
+    int status = EXIT_RUNTIME;
+    if (sim_out_alloc(&out, p, ds) != 0) {
+        fprintf(stderr, "qlxc: out of memory\n");
+    } else {
+        /* no estimates yet: the ETAs are zero, so PRED and IPRED agree */
+        if (sim_run(p, ds, theta, NULL, NULL, &o, &out, u.diag) == 0) {
+            TabRun tr = { p, ds, theta, NULL, &out, &out };
+            if (tab_write_all(&tr, out_dir(c, u.arena), u.diag, stderr) == 0)
+                status = EXIT_OK;
+        }
+        sim_out_free(&out);
+    }
+    prog_free(p);
     unit_free(&u);
-    return EXIT_RUNTIME;
+    return status;
 }
 
 static int cmd_version(void)

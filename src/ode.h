@@ -27,7 +27,8 @@ typedef struct {
     int np;      /* sensitivity parameters; 0 for none */
     /* ydot = f(t, y) */
     int (*rhs)(double t, const double *y, double *ydot, void *ctx);
-    /* J[i*n + j] = d f_i / d y_j (row-major); NULL: CVODES differences */
+    /* J[i*n + j] = d f_i / d y_j (row-major); NULL: CVODES differences
+     * (allowed only when np == 0: the sensitivities need the exact J) */
     int (*jac)(double t, const double *y, double *J, void *ctx);
     /* P[i*np + k] = d f_i / d p_k (row-major); NULL when f does not depend
      * on the parameters directly (initial-state sensitivities) */

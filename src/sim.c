@@ -1,0 +1,693 @@
+/*
+ * sim.c -- the event engine: a subject's records -> amounts and
+ * predictions, with NONMEM PREDPP's semantics (see sim.h).
+ *
+ * State of one subject: the time t, the amounts A, the active zero-order
+ * infusions, and a queue of implied events (additional and lagged doses,
+ * infusion starts and ends) ordered by time and then by the order they
+ * were made in.  Between two events the system is advanced either
+ * exactly (dA/dt = K A + b + r: K and b from the tapes at A = 0, r the
+ * infusion rates) or by CVODES, restarted at every event.
+ *
+ * Steady state (SS = 1, 2) is the fixed point a* = Phi(a*) of the map
+ * Phi over one dosing interval that starts at the dose record: exact on
+ * the linear path (Phi is affine: compose the steps and solve (I - M) a
+ * = c), and Newton's method on the ODE path, whose Jacobian dPhi/da comes
+ * from CVODES sensitivities to the initial state -- the Newton step is
+ * that same linear solve with M = dPhi/da and c = Phi(a) - M a.
+ */
+#include "sim.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linpk.h"
+#include "ode.h"
+
+typedef enum { Q_BOLUS, Q_INF_ON, Q_INF_OFF } QKind;
+
+typedef struct {
+    double t;
+    long seq;            /* tie-break: the order the events were made in */
+    QKind kind;
+    int cmt;             /* 0-based */
+    double amount;       /* Q_BOLUS */
+    double rate;         /* Q_INF_ON */
+    int id;              /* pairs an infusion's start and end */
+} QEvent;
+
+typedef struct {
+    int id, cmt;
+    double rate;
+} Infusion;
+
+struct SimWork {
+    const Prog *p;
+    SimOpts o;
+    int nc, nv;
+    OdeWork *ode, *ode_ss;
+    LinWork *lin;
+    double *A, *vars, *work, *outb, *K, *b, *brate, *rates, *zeros;
+    double *M, *c, *Ms, *cs, *S, *tmp;
+    double *ron, *ss_a, *ss_next;   /* steady-state scratch */
+    QEvent *q;
+    int nq, capq;
+    long seq;
+    Infusion *inf;
+    int ninf, capinf, next_id;
+    const double *rates_now;   /* the rates the right-hand side adds */
+    GInputs in;
+    double t, tin;             /* current time; the tapes' TIME input */
+    const DataRow *row;        /* whose covariates hold now */
+    const Dataset *ds;
+    int subject;
+    char err[320];
+};
+
+/* ---- workspace ---------------------------------------------------------- */
+
+static int rhs_cb(double t, const double *y, double *ydot, void *ctx);
+static int jac_cb(double t, const double *y, double *J, void *ctx);
+
+static size_t max_work(const Prog *p)
+{
+    size_t m = tape_work_size(p->pk);
+    const Tape *t[] = { p->des, p->jac, p->err };
+    for (int i = 0; i < 3; i++)
+        if (t[i] && tape_work_size(t[i]) > m)
+            m = tape_work_size(t[i]);
+    return m;
+}
+
+SimWork *sim_work_new(const Prog *p, const SimOpts *o)
+{
+    SimWork *w = mem_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->p = p;
+    w->o = *o;
+    int nc = w->nc = p->ncmt, nv = w->nv = p->nvars;
+    size_t n1 = (size_t)nc + 1, n2 = (size_t)(nc * nc) + 1;
+    size_t nout = (size_t)(p->npk > p->nerr ? p->npk : p->nerr) + n2;
+    w->A = mem_calloc(n1, sizeof(double));
+    w->vars = mem_calloc((size_t)nv + 1, sizeof(double));
+    w->work = mem_calloc(max_work(p) + 1, sizeof(double));
+    w->outb = mem_calloc(nout, sizeof(double));
+    w->K = mem_calloc(n2, sizeof(double));
+    w->b = mem_calloc(n1, sizeof(double));
+    w->brate = mem_calloc(n1, sizeof(double));
+    w->rates = mem_calloc(n1, sizeof(double));
+    w->zeros = mem_calloc(n1 + (size_t)p->m->sigma.n + (size_t)p->m->omega.n, sizeof(double));
+    w->M = mem_calloc(n2, sizeof(double));
+    w->c = mem_calloc(n1, sizeof(double));
+    w->Ms = mem_calloc(n2, sizeof(double));
+    w->cs = mem_calloc(n1, sizeof(double));
+    w->S = mem_calloc(n2, sizeof(double));
+    w->tmp = mem_calloc(n2, sizeof(double));
+    w->ron = mem_calloc(n1, sizeof(double));
+    w->ss_a = mem_calloc(n1, sizeof(double));
+    w->ss_next = mem_calloc(n1, sizeof(double));
+    int ok = w->A && w->vars && w->work && w->outb && w->K && w->b && w->brate &&
+             w->rates && w->zeros && w->M && w->c && w->Ms && w->cs && w->S && w->tmp &&
+             w->ron && w->ss_a && w->ss_next;
+    if (ok && p->des) {
+        OdeSys sys = { nc, 0, rhs_cb, jac_cb, NULL };
+        OdeOpts oo = { o->rtol, o->atol, o->adams, o->maxsteps };
+        w->lin = lin_new(nc);
+        w->ode = ode_new(&sys, &oo);
+        sys.np = nc;   /* sensitivities to the initial state, for steady state */
+        w->ode_ss = ode_new(&sys, &oo);
+        ok = w->lin && w->ode && w->ode_ss;
+    }
+    if (!ok)
+        sim_work_free(&w);
+    return w;
+}
+
+void sim_work_free(SimWork **pw)
+{
+    SimWork *w = pw ? *pw : NULL;
+    if (!w)
+        return;
+    ode_free(&w->ode);
+    ode_free(&w->ode_ss);
+    lin_free(&w->lin);
+    double *arr[] = { w->A, w->vars, w->work, w->outb, w->K, w->b, w->brate, w->rates,
+                      w->zeros, w->M, w->c, w->Ms, w->cs, w->S, w->tmp,
+                      w->ron, w->ss_a, w->ss_next };
+    for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
+        mem_free(arr[i]);
+    mem_free(w->q);
+    mem_free(w->inf);
+    mem_free(w);
+    *pw = NULL;
+}
+
+const char *sim_error(const SimWork *w)
+{
+    return w->err;
+}
+
+static int fail(SimWork *w, const char *what)
+{
+    const DataSubject *s = &w->ds->subjects[w->subject];
+    snprintf(w->err, sizeof w->err, "subject ID %g, TIME %g (row %d): %s", s->id, w->t,
+             w->row ? w->row->row : 0, what);
+    return -1;
+}
+
+/* ---- the tapes ------------------------------------------------------------ */
+
+static int rhs_cb(double t, const double *y, double *ydot, void *ctx)
+{
+    SimWork *w = ctx;
+    w->tin = t;
+    w->in.v[GIN_STATE] = y;
+    tape_eval(w->p->des, &w->in, w->work, ydot);
+    for (int i = 0; i < w->nc; i++) {
+        ydot[i] += w->rates_now[i];
+        if (!isfinite(ydot[i]))
+            return 1;   /* recoverable: CVODES retries with a smaller step */
+    }
+    return 0;
+}
+
+static int jac_cb(double t, const double *y, double *J, void *ctx)
+{
+    SimWork *w = ctx;
+    w->tin = t;
+    w->in.v[GIN_STATE] = y;
+    tape_eval(w->p->jac, &w->in, w->work, J);
+    return 0;
+}
+
+static void eval_pk(SimWork *w, const DataRow *r)
+{
+    const Prog *p = w->p;
+    w->row = r;
+    w->tin = r->time;
+    w->in.v[GIN_DATA] = r->v;
+    tape_eval(p->pk, &w->in, w->work, w->outb);
+    for (int i = 0; i < p->npk; i++)
+        w->vars[p->pk_var[i]] = w->outb[i];
+    if (p->linear && p->des) {
+        /* K = df/dA and b = f(0): constant until the next record */
+        w->in.v[GIN_STATE] = w->zeros;
+        tape_eval(p->jac, &w->in, w->work, w->K);
+        tape_eval(p->des, &w->in, w->work, w->b);
+    }
+}
+
+/* $ERROR at the current state; eps NULL means the EPSs at zero. */
+static void eval_err(SimWork *w, const double *eps)
+{
+    const Prog *p = w->p;
+    if (!p->err)
+        return;
+    w->tin = w->row->time;
+    w->in.v[GIN_STATE] = w->A;
+    w->in.v[GIN_EPS] = eps ? eps : w->zeros;
+    tape_eval(p->err, &w->in, w->work, w->outb);
+    for (int i = 0; i < p->nerr; i++)
+        w->vars[p->err_var[i]] = w->outb[i];
+}
+
+/* ---- advancing -------------------------------------------------------------- */
+
+static int use_exact(const SimWork *w)
+{
+    return w->p->linear && !w->o.force_ode;
+}
+
+/* Advance the state (and, with S, its sensitivity to the initial state)
+ * from t0 to t1 with infusion rates r. */
+static int advance(SimWork *w, double t0, double t1, double *A, const double *r, double *S)
+{
+    if (!(t1 > t0) || !w->p->des)
+        return 0;
+    int nc = w->nc;
+    if (use_exact(w)) {
+        for (int i = 0; i < nc; i++)
+            w->brate[i] = w->b[i] + r[i];
+        if (S) {
+            if (lin_step_map(w->lin, nc, w->K, w->brate, t1 - t0, w->Ms, w->cs) != 0)
+                return fail(w, "the exact solution is not finite (check the parameters)");
+            /* A <- Ms A + cs, S <- Ms S */
+            for (int i = 0; i < nc; i++) {
+                double v = w->cs[i];
+                for (int j = 0; j < nc; j++)
+                    v += w->Ms[i * nc + j] * A[j];
+                w->tmp[i] = v;
+            }
+            memcpy(A, w->tmp, sizeof *A * (size_t)nc);
+            for (int i = 0; i < nc; i++)
+                for (int j = 0; j < nc; j++) {
+                    double v = 0;
+                    for (int k = 0; k < nc; k++)
+                        v += w->Ms[i * nc + k] * S[k * nc + j];
+                    w->tmp[i * nc + j] = v;
+                }
+            memcpy(S, w->tmp, sizeof *S * (size_t)(nc * nc));
+            return 0;
+        }
+        if (lin_advance(w->lin, nc, w->K, w->brate, t1 - t0, A) != 0)
+            return fail(w, "the exact solution is not finite (check the parameters)");
+        return 0;
+    }
+    w->rates_now = r;
+    int rc = ode_advance(S ? w->ode_ss : w->ode, w, t0, t1, A, S);
+    w->rates_now = w->rates;
+    if (rc != 0)
+        return fail(w, ode_error(S ? w->ode_ss : w->ode));
+    return 0;
+}
+
+static void recompute_rates(SimWork *w)
+{
+    memset(w->rates, 0, sizeof *w->rates * (size_t)w->nc);
+    for (int i = 0; i < w->ninf; i++)
+        w->rates[w->inf[i].cmt] += w->inf[i].rate;
+}
+
+static int advance_to(SimWork *w, double t1)
+{
+    if (advance(w, w->t, t1, w->A, w->rates, NULL) != 0)
+        return -1;
+    if (t1 > w->t)
+        w->t = t1;
+    return 0;
+}
+
+/* ---- the queue of implied events ----------------------------------------------- */
+
+static int push(SimWork *w, QEvent e)
+{
+    if (w->nq == w->capq) {
+        int nc = w->capq ? 2 * w->capq : 16;
+        QEvent *nq = mem_realloc(w->q, sizeof *nq * (size_t)nc);
+        if (!nq)
+            return fail(w, "out of memory");
+        w->q = nq;
+        w->capq = nc;
+    }
+    e.seq = w->seq++;
+    int i = w->nq++;
+    while (i > 0 && (w->q[i - 1].t > e.t || (w->q[i - 1].t == e.t && w->q[i - 1].seq > e.seq))) {
+        w->q[i] = w->q[i - 1];
+        i--;
+    }
+    w->q[i] = e;
+    return 0;
+}
+
+static int start_infusion(SimWork *w, int id, int cmt, double rate)
+{
+    if (w->ninf == w->capinf) {
+        int nc = w->capinf ? 2 * w->capinf : 8;
+        Infusion *ni = mem_realloc(w->inf, sizeof *ni * (size_t)nc);
+        if (!ni)
+            return fail(w, "out of memory");
+        w->inf = ni;
+        w->capinf = nc;
+    }
+    w->inf[w->ninf++] = (Infusion){ id, cmt, rate };
+    recompute_rates(w);
+    return 0;
+}
+
+static void stop_infusion(SimWork *w, int id)
+{
+    for (int i = 0; i < w->ninf; i++)
+        if (w->inf[i].id == id) {
+            w->inf[i] = w->inf[--w->ninf];
+            break;
+        }
+    recompute_rates(w);
+}
+
+static int apply(SimWork *w, const QEvent *e)
+{
+    switch (e->kind) {
+    case Q_BOLUS:
+        w->A[e->cmt] += e->amount;
+        return 0;
+    case Q_INF_ON:
+        return start_infusion(w, e->id, e->cmt, e->rate);
+    case Q_INF_OFF:
+        stop_infusion(w, e->id);
+        return 0;
+    }
+    return 0;
+}
+
+/* Run the implied events before t (inclusive: at t too). */
+static int run_queue(SimWork *w, double t, int inclusive)
+{
+    while (w->nq > 0 && (w->q[0].t < t || (inclusive && w->q[0].t == t))) {
+        QEvent e = w->q[0];
+        memmove(w->q, w->q + 1, sizeof *w->q * (size_t)(w->nq - 1));
+        w->nq--;
+        if (advance_to(w, e.t) != 0 || apply(w, &e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void reset(SimWork *w)
+{
+    memset(w->A, 0, sizeof *w->A * (size_t)w->nc);
+    w->ninf = 0;
+    w->nq = 0;
+    recompute_rates(w);
+}
+
+/* ---- doses ------------------------------------------------------------------------ */
+
+typedef struct {
+    int cmt;
+    double amount;       /* F * AMT */
+    double rate, dur;    /* infusion; rate 0 for a bolus; dur INFINITY: constant */
+    double lag;
+} Dose;
+
+static double var_or(const SimWork *w, int v, double dflt)
+{
+    return v >= 0 ? w->vars[v] : dflt;
+}
+
+/* The dose a record gives, with F, ALAG, R and D applied. */
+static int make_dose(SimWork *w, const DataRow *r, Dose *d)
+{
+    const Prog *p = w->p;
+    int c = r->cmt - 1;
+    if (c < 0 || c >= w->nc)
+        return fail(w, "the dose's compartment does not exist");
+    double f = var_or(w, p->f_var[c], 1.0);
+    d->cmt = c;
+    d->lag = var_or(w, p->alag_var[c], 0.0);
+    d->amount = f * r->amt;
+    d->rate = 0;
+    d->dur = 0;
+    if (!(f >= 0) || !(d->lag >= 0))
+        return fail(w, "bioavailability F and lag time ALAG must be >= 0");
+    if (r->rate > 0) {
+        d->rate = r->rate;
+        d->dur = r->amt > 0 ? d->amount / d->rate : INFINITY;
+    } else if (r->rate == -1) {
+        if (p->r_var[c] < 0)
+            return fail(w, "RATE=-1 asks for a modelled rate: define R<n> in $PK");
+        d->rate = w->vars[p->r_var[c]];
+        if (!(d->rate > 0))
+            return fail(w, "the modelled rate R<n> must be > 0");
+        d->dur = d->amount / d->rate;
+    } else if (r->rate == -2) {
+        if (p->d_var[c] < 0)
+            return fail(w, "RATE=-2 asks for a modelled duration: define D<n> in $PK");
+        d->dur = w->vars[p->d_var[c]];
+        if (!(d->dur > 0))
+            return fail(w, "the modelled duration D<n> must be > 0");
+        d->rate = d->amount / d->dur;
+    }
+    return 0;
+}
+
+/* Put a dose given at time t into the queue (or apply it now). */
+static int schedule(SimWork *w, const Dose *d, double t, int now)
+{
+    double t0 = t + d->lag;
+    if (d->rate > 0) {
+        int id = ++w->next_id;
+        if (now && t0 == w->t) {
+            if (start_infusion(w, id, d->cmt, d->rate) != 0)
+                return -1;
+        } else if (push(w, (QEvent){ t0, 0, Q_INF_ON, d->cmt, 0, d->rate, id }) != 0) {
+            return -1;
+        }
+        if (isfinite(d->dur))
+            return push(w, (QEvent){ t0 + d->dur, 0, Q_INF_OFF, d->cmt, 0, 0, id });
+        return 0;
+    }
+    if (now && t0 == w->t) {
+        w->A[d->cmt] += d->amount;
+        return 0;
+    }
+    return push(w, (QEvent){ t0, 0, Q_BOLUS, d->cmt, d->amount, 0, 0 });
+}
+
+/* ---- steady state ---------------------------------------------------------------- */
+
+/* Phi over one interval tau from t0: a -> state at t0 + tau, given the
+ * dose at t0 + lag; with S, also dPhi/da (S must hold I on entry). */
+static int period_map(SimWork *w, const Dose *d, double t0, double tau, double *a, double *S)
+{
+    double *ron = w->ron, *none = w->zeros;
+    memset(ron, 0, sizeof *ron * (size_t)w->nc);
+    ron[d->cmt] = d->rate;
+    if (d->rate > 0 && !isfinite(d->dur))   /* a constant infusion */
+        return advance(w, t0, t0 + tau, a, ron, S);
+    if (advance(w, t0, t0 + d->lag, a, none, S) != 0)
+        return -1;
+    double t = t0 + d->lag;
+    if (d->rate > 0) {
+        if (advance(w, t, t + d->dur, a, ron, S) != 0)
+            return -1;
+        t += d->dur;
+    } else {
+        a[d->cmt] += d->amount;
+    }
+    return advance(w, t, t0 + tau, a, none, S);
+}
+
+/* The amounts at the dose record when the dose has been given every tau
+ * forever (before this record's own dose, which is then scheduled). */
+static int steady_state(SimWork *w, const Dose *d, double t0, double tau, double *out)
+{
+    int nc = w->nc;
+    if (d->rate > 0 && isfinite(d->dur) && d->lag + d->dur > tau)
+        return fail(w, "a steady-state infusion longer than the dosing interval (with its lag) "
+                       "is not supported");
+    if (d->lag >= tau && !(d->rate > 0 && !isfinite(d->dur)))
+        return fail(w, "a steady-state dose's lag time must be shorter than the interval II");
+    /* Phi(a) = M a + c exactly on the linear path; on the ODE path M and c
+     * are its linearisation at the current a, and iterating the solve is
+     * Newton's method */
+    memset(out, 0, sizeof *out * (size_t)nc);
+    double scale = fabs(d->amount) + fabs(d->rate) * tau;
+    for (int it = 0; it < 100; it++) {
+        double *a = w->ss_a, *next = w->ss_next;
+        memcpy(a, out, sizeof *a * (size_t)nc);
+        memset(w->S, 0, sizeof *w->S * (size_t)(nc * nc));
+        for (int i = 0; i < nc; i++)
+            w->S[i * nc + i] = 1;
+        if (period_map(w, d, t0, tau, a, w->S) != 0)
+            return -1;
+        /* c = Phi(a) - M a, with a the iterate (out) and Phi(a) now in a */
+        for (int i = 0; i < nc; i++) {
+            double v = a[i];
+            for (int j = 0; j < nc; j++)
+                v -= w->S[i * nc + j] * out[j];
+            w->c[i] = v;
+        }
+        if (lin_fixed_point(w->lin, nc, w->S, w->c, next) != 0)
+            return fail(w, "no steady state: an amount never returns (e.g. a compartment "
+                           "without elimination)");
+        double change = 0, size = 0;
+        for (int i = 0; i < nc; i++) {
+            change = fmax(change, fabs(next[i] - out[i]));
+            size = fmax(size, fabs(next[i]));
+        }
+        memcpy(out, next, sizeof *out * (size_t)nc);
+        /* the exact path's map is affine: one solve is the answer */
+        if (use_exact(w) || change <= 1e-12 * (size + 1e-3 * scale) || change == 0)
+            return 0;
+    }
+    return fail(w, "the steady state did not converge in 100 Newton steps");
+}
+
+/* ---- one record ---------------------------------------------------------------------- */
+
+static int dose_record(SimWork *w, const DataRow *r)
+{
+    Dose d;
+    if (make_dose(w, r, &d) != 0)
+        return -1;
+    if (r->ss > 0) {
+        double *ss = w->M;   /* not ss_a/ss_next: steady_state uses those */
+        double tau = r->ii > 0 ? r->ii : 1.0;   /* a constant infusion has no interval */
+        if (steady_state(w, &d, r->time, tau, ss) != 0)
+            return -1;
+        if (r->ss == 1)
+            reset(w);
+        for (int i = 0; i < w->nc; i++)
+            w->A[i] += ss[i];
+    }
+    if (schedule(w, &d, r->time, 1) != 0)
+        return -1;
+    for (int k = 1; k <= r->addl; k++)
+        if (schedule(w, &d, r->time + k * r->ii, 0) != 0)
+            return -1;
+    return 0;
+}
+
+static void store(SimWork *w, SimOut *out, int row, const double *eps)
+{
+    const Prog *p = w->p;
+    int nv = w->nv, nc = w->nc;
+    /* the prediction has the EPSs at zero; Y has those given */
+    eval_err(w, NULL);
+    double pred = NAN;
+    if (p->ipred_var >= 0)
+        pred = w->vars[p->ipred_var];
+    else if (p->y_var >= 0)
+        pred = w->vars[p->y_var];
+    if (eps)
+        eval_err(w, eps);
+    out->pred[row] = pred;
+    out->y[row] = p->y_var >= 0 ? w->vars[p->y_var] : NAN;
+    memcpy(out->vars + (size_t)row * (size_t)nv, w->vars, sizeof(double) * (size_t)nv);
+    memcpy(out->amt + (size_t)row * (size_t)nc, w->A, sizeof(double) * (size_t)nc);
+}
+
+int sim_subject(SimWork *w, const Dataset *ds, int subject, const double *theta,
+                const double *eta, const double *eps, SimOut *out)
+{
+    const DataSubject *s = &ds->subjects[subject];
+    const Model *m = w->p->m;
+    w->ds = ds;
+    w->subject = subject;
+    w->err[0] = '\0';
+    w->row = NULL;
+    w->t = s->n > 0 ? ds->rows[s->first].time : 0;
+    w->in.v[GIN_THETA] = theta;
+    w->in.v[GIN_ETA] = eta ? eta : w->zeros;
+    w->in.v[GIN_EPS] = w->zeros;
+    w->in.v[GIN_PARAM] = w->vars;
+    w->in.v[GIN_TIME] = &w->tin;
+    w->rates_now = w->rates;
+    w->next_id = 0;
+    w->seq = 0;
+    memset(w->vars, 0, sizeof *w->vars * (size_t)w->nv);
+    reset(w);
+    for (int k = 0; k < s->n; k++) {
+        int ri = s->first + k;
+        const DataRow *r = &ds->rows[ri];
+        eval_pk(w, r);
+        if (run_queue(w, r->time, 0) != 0 || advance_to(w, r->time) != 0)
+            return -1;
+        if (r->evid == 3 || r->evid == 4)
+            reset(w);
+        if ((r->evid == 1 || r->evid == 4) && dose_record(w, r) != 0)
+            return -1;
+        for (int i = 0; i < w->nc; i++)
+            if (!isfinite(w->A[i]))
+                return fail(w, "an amount is not finite");
+        store(w, out, ri, eps ? eps + (size_t)ri * (size_t)m->sigma.n : NULL);
+        if (run_queue(w, r->time, 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the population ------------------------------------------------------------------- */
+
+int sim_out_alloc(SimOut *o, const Prog *p, const Dataset *ds)
+{
+    memset(o, 0, sizeof *o);
+    o->nrows = ds->nrows;
+    o->nvars = p->nvars;
+    o->ncmt = p->ncmt;
+    size_t n = (size_t)ds->nrows + 1;
+    o->vars = mem_calloc(n * ((size_t)p->nvars + 1), sizeof(double));
+    o->amt = mem_calloc(n * ((size_t)p->ncmt + 1), sizeof(double));
+    o->pred = mem_calloc(n, sizeof(double));
+    o->y = mem_calloc(n, sizeof(double));
+    if (!o->vars || !o->amt || !o->pred || !o->y) {
+        sim_out_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+void sim_out_free(SimOut *o)
+{
+    mem_free(o->vars);
+    mem_free(o->amt);
+    mem_free(o->pred);
+    mem_free(o->y);
+    memset(o, 0, sizeof *o);
+}
+
+typedef struct {
+    const Prog *p;
+    const Dataset *ds;
+    const double *theta, *eta, *eps;
+    const SimOpts *o;
+    SimOut *out;
+    int thread, nthreads;
+    int failed_subject;      /* lowest failing subject, or -1 */
+    char err[320];
+} Job;
+
+/* Subjects thread, thread + nthreads, ...: a fixed assignment, so which
+ * failure is reported does not depend on timing. */
+static void *worker(void *arg)
+{
+    Job *j = arg;
+    j->failed_subject = -1;
+    SimWork *w = sim_work_new(j->p, j->o);
+    if (!w) {
+        j->failed_subject = j->thread;
+        snprintf(j->err, sizeof j->err, "out of memory");
+        return NULL;
+    }
+    int neta = j->p->m->omega.n;
+    for (int s = j->thread; s < j->ds->nsubjects; s += j->nthreads) {
+        const double *eta = j->eta ? j->eta + (size_t)s * (size_t)neta : NULL;
+        if (sim_subject(w, j->ds, s, j->theta, eta, j->eps, j->out) != 0) {
+            j->failed_subject = s;
+            snprintf(j->err, sizeof j->err, "%s", sim_error(w));
+            break;
+        }
+    }
+    sim_work_free(&w);
+    return NULL;
+}
+
+int sim_run(const Prog *p, const Dataset *ds, const double *theta, const double *eta,
+            const double *eps, const SimOpts *o, SimOut *out, Diag *d)
+{
+    int nt = o->nthreads > 0 ? o->nthreads : 1;
+    if (nt > ds->nsubjects)
+        nt = ds->nsubjects > 0 ? ds->nsubjects : 1;
+    Job jobs[64];
+    pthread_t tid[64];
+    if (nt > 64)
+        nt = 64;
+    for (int i = 0; i < nt; i++)
+        jobs[i] = (Job){ p, ds, theta, eta, eps, o, out, i, nt, -1, "" };
+    int started = 0;
+    for (int i = 1; i < nt; i++) {
+        if (pthread_create(&tid[i], NULL, worker, &jobs[i]) != 0)
+            break;
+        started = i;
+    }
+    /* threads that could not start: their subjects run here, in order */
+    for (int i = started + 1; i < nt; i++)
+        worker(&jobs[i]);
+    worker(&jobs[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tid[i], NULL);
+    int worst = -1;
+    for (int i = 0; i < nt; i++)
+        if (jobs[i].failed_subject >= 0 &&
+            (worst < 0 || jobs[i].failed_subject < jobs[worst].failed_subject))
+            worst = i;
+    if (worst >= 0) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "simulation failed: %s", jobs[worst].err);
+        return -1;
+    }
+    return 0;
+}
