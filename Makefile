@@ -90,14 +90,13 @@ deps:
 	else echo "deps: all present"; fi
 
 # --- the main job ---------------------------------------------------------------
-RUN_MODEL = examples/theophylline/theo.qlx
+# Simulate the bundled two-compartment study design and write its table.
+# (Estimation, Monte Carlo trials and dose finding join with later issues.)
+RUN_MODEL = examples/simulation/oral_2cmt.qlx
 
-# Until the simulation engine lands (issue 3), the main job is to compile
-# the bundled model: check it, then write its graph with the Jacobian.
 run: all
-	$(BUILD)/qlxc check $(RUN_MODEL)
-	$(BUILD)/qlxc graph --jacobian -o $(BUILD)/theo.dot $(RUN_MODEL)
-	@echo "qlxc: $(RUN_MODEL) checks clean; its graph is in $(BUILD)/theo.dot"
+	QLX_STDLIB=$(CURDIR)/stdlib $(BUILD)/qlxc run -o $(BUILD)/run $(RUN_MODEL)
+	@echo "first rows of $(BUILD)/run/sim.csv:"; head -5 $(BUILD)/run/sim.csv
 
 # --- tests ----------------------------------------------------------------------
 test: all $(UNIT_BIN)

@@ -38,10 +38,25 @@
  * again when read row-major.  The fixed point, a general solve, asks
  * LAPACK for the transposed system instead.
  *
- * Small systems (the usual n <= 4, so augmented orders <= 5) use plain
- * loops and an in-house partially pivoted elimination: at these sizes a
- * BLAS call costs more in argument checking and dispatch than the
- * arithmetic itself.  Larger ones go to dgemm and dgesv.
+ * Accuracy.  The error is backward-stable in norm; a slow mode beside a
+ * fast one (ka >> ke over a long step) loses about 2^s u relative, since
+ * each squaring doubles it: 5e-12 at ka dt = 250000 (s = 16), 1e-15 for
+ * ordinary steps.
+ *
+ * The steady state.  A dosing interval is an affine map a -> M a + c, and
+ * its periodic solution solves (I - M) a = c.  For up to LIN_SOLVE_SMALL
+ * states the elimination also yields (I - M)^{-1}, so the 1-norm condition
+ * number is exact rather than LAPACK's estimate; beyond, dgetrf, dgecon
+ * and dgetrs.  A reciprocal condition below LIN_RCOND_MIN means no unique
+ * steady state and is reported as one.
+ *
+ * Speed.  The usual n <= 4 (augmented orders <= 5) run on loops unrolled
+ * for each order and an in-house partially pivoted elimination: at these
+ * sizes a LAPACK call costs more in checking and dispatch than the
+ * arithmetic.  And since within a subject K rarely changes and dosing
+ * and sampling intervals repeat, the workspace remembers its last few
+ * step maps: a step seen before is a lookup, bit for bit what a
+ * recomputation would give.
  */
 #include <math.h>
 #include <stddef.h>
@@ -129,7 +144,7 @@ struct LinWork {
  * polynomial in an augmented matrix, and so is C's: the product then
  * skips the zeros, which for n = 2 halves the work. */
 static LIN_INLINE void mul_kernel(int m, int r, const double *restrict A,
-                              const double *restrict B, double *restrict C)
+                                  const double *restrict B, double *restrict C)
 {
     for (int i = 0; i < r; i++) {
         double *ci = C + i * m;
@@ -207,7 +222,8 @@ static LIN_INLINE int gauss_solve(int m, int nb, double *restrict Q, double *res
         }
         double piv = Q[k * m + k];
         for (int i = k + 1; i < m; i++) {
-            /* rows of an augmented matrix's last row are zero: skipped */
+            /* zero multipliers are common (the last row of an augmented
+             * matrix, the upper triangle of a chain of compartments) */
             double l = Q[i * m + k] / piv;
             if (l == 0.0)
                 continue;
@@ -431,7 +447,7 @@ static int compute_map(LinWork *w, int n, const double *K, const double *b, doub
         bn += fabs(X[i * m + n]);
     }
     memset(X + n * m, 0, (size_t)m * sizeof *X);
-    if (!all_finite(n * m, X))
+    if (!all_finite(n * m, X) || !isfinite(bn))
         return -1;
     for (int j = 0; j < n; j++) {
         double cs = 0.0;
@@ -440,9 +456,9 @@ static int compute_map(LinWork *w, int n, const double *K, const double *b, doub
         if (cs > kn)
             kn = cs;
     }
-    /* The b column never needs to be larger than K dt (or theta_3, when
-     * K dt is tiny or zero) to be represented exactly: shrink it by a
-     * power of two 2^q, which costs no rounding. */
+    /* The last column of the result is linear in b: shrink b dt by a
+     * power of two 2^q (exact) to at most ||K dt||_1, or theta_3 when that
+     * is tiny, so that a large rate adds no squarings; scale back after. */
     double target = kn > pade_theta[0] ? kn : pade_theta[0], up = 1.0;
     if (bn > target) {
         int q;

@@ -17,12 +17,17 @@
  *             (bolus, oral, infusion shorter than the interval) and vs the
  *             200th dose of repeated dosing;
  *   affine    indirect-response turnover dR/dt = kin - kout R;
+ *   transit   chains of 10 and 40 compartments (Erlang densities; the
+ *             dgemm, dgesv and LAPACK steady-state paths);
  *   expm      Taylor series in long double for small norms (every Pade
- *             degree), rotations (cos, sin), nilpotent and Jordan blocks;
- *   errors    singular steady states, non-finite input, dt == 0.
+ *             degree, orders 2..12), rotations (cos, sin), nilpotent and
+ *             Jordan blocks;
+ *   errors    singular steady states, non-finite input, overflow, dt == 0;
+ *   cache     remembered steps equal fresh ones bit for bit.
  *
- * A micro-benchmark line (lin_advance calls per second, n = 2, 3, 4) is
- * printed as a comment and not checked.
+ * Micro-benchmark lines (lin_advance calls per second, n = 2, 3, 4, with
+ * every step new and with a regimen's repeating steps) are printed as
+ * comments and not checked.
  *
  * Random numbers come from a local splitmix64 with a fixed seed.
  */
