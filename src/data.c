@@ -231,9 +231,9 @@ static const char *cname(const Reader *r, int col)
     return r->m->cols[col].name;
 }
 
-/* Appends a field; fields past the columns of $INPUT are only counted
- * (one is kept, to point at), and empty ones at the end not at all, so
- * that a trailing comma is not an extra field. */
+/* Appends a field.  Fields past the columns of $INPUT are only counted
+ * (the first is kept, to point at); trim_extras() then forgets the empty
+ * ones at the end, so that a trailing comma is not an extra field. */
 static void push_field(Reader *r, size_t soff, size_t slen, size_t off, size_t len)
 {
     if (r->nf <= r->m->ncols) {

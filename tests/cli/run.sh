@@ -1,0 +1,59 @@
+# qlxc run: determinism across thread counts, clean stops, no partial output.
+# Sourced by tests/run with QLXC and TMP set; prints "ok - ..." / "FAIL - ...".
+set -u
+ok()  { echo "ok - run: $*"; }
+bad() { echo "FAIL - run: $*"; }
+export QLX_STDLIB=${QLX_STDLIB:-$PWD/stdlib}
+
+m=examples/simulation/oral_2cmt.qlx
+"$QLXC" run --threads 1 -o "$TMP/t1" "$m" >/dev/null 2>&1
+"$QLXC" run --threads 2 -o "$TMP/t2" "$m" >/dev/null 2>&1
+cmp -s "$TMP/t1/sim.csv" "$TMP/t2/sim.csv" && ok "1 and 2 threads write identical tables" \
+    || bad "tables differ between 1 and 2 threads"
+
+# the exact path and CVODES agree to 1e-6 on the example
+sed 's/^\$TABLE/$SOLVER SOLVER=ODE RTOL=1e-10 ATOL=1e-12\n$TABLE/' "$m" >"$TMP/ode.qlx"
+cp examples/simulation/design.csv "$TMP/"
+"$QLXC" run -o "$TMP/ode" "$TMP/ode.qlx" >"$TMP/ode.log" 2>&1
+if grep -q 'CVODES' "$TMP/ode.log" && awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $8; next }
+        FNR > 1 { d = $8 - a[FNR]; if (d < 0) d = -d; s = a[FNR] < 0 ? -a[FNR] : a[FNR];
+                  if (d > 1e-6 * (s > 1e-3 ? s : 1e-3)) bad = 1 }
+        END { exit bad }' "$TMP/t1/sim.csv" "$TMP/ode/sim.csv"; then
+    ok "SOLVER=ODE (CVODES) agrees with the exact path to 1e-6"
+else
+    bad "CVODES and the exact path disagree"; cat "$TMP/ode.log"
+fi
+
+# a blow-up stops cleanly: exit 3, subject and time named, nothing written
+cat >"$TMP/blow.qlx" <<'QLX'
+$PROBLEM blows up
+$DATA blow.csv
+$INPUT ID TIME DV AMT EVID CMT
+$COMPARTMENTS central(dose, observe)
+$THETA
+  k = 1
+$DES
+  d/dt(central) = k*central*central
+$ERROR
+  Y = central
+QLX
+printf 'ID,TIME,DV,AMT,EVID,CMT\n3,0,.,100,1,1\n3,5,.,0,0,1\n' >"$TMP/blow.csv"
+sed -i 's/^\$DATA blow.csv/$DATA blow.csv IGNORE=@/' "$TMP/blow.qlx"
+"$QLXC" run -o "$TMP/blowout" "$TMP/blow.qlx" >"$TMP/blow.log" 2>&1
+rc=$?
+if [ $rc = 3 ] && grep -q 'subject ID 3' "$TMP/blow.log" && [ -z "$(ls -A "$TMP/blowout" 2>/dev/null)" ]; then
+    ok "a solver failure exits 3, names the subject and time, and writes nothing"
+else
+    bad "solver failure handling (exit $rc)"; cat "$TMP/blow.log"
+fi
+
+# bad data stops before anything is simulated or written
+printf 'ID,TIME,DV,AMT,EVID,CMT\n3,0,.,100,1,1\n3,abc,.,0,0,1\n' >"$TMP/blow.csv"
+"$QLXC" run -o "$TMP/badout" "$TMP/blow.qlx" >"$TMP/bad.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q 'blow.csv:3:' "$TMP/bad.log" && [ ! -e "$TMP/badout" ]; then
+    ok "bad data is reported at file:row:col and nothing is written"
+else
+    bad "bad data handling (exit $rc)"; cat "$TMP/bad.log"
+fi
+true
