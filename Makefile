@@ -75,6 +75,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libqlx.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libqlx.a $(LDLIBS)
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+.SECONDARY:
 
 # --- set-up -------------------------------------------------------------------
 DEBS = make gcc clang re2c pkg-config liblua5.4-dev libsundials-dev \
@@ -106,20 +107,37 @@ test-san:
 	@$(MAKE) --no-print-directory SAN=1 test
 
 FUZZ_BUILD = build-fuzz
-fuzz: $(FUZZ_BUILD)/gen/lex.c
-	@mkdir -p $(FUZZ_BUILD)
-	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Isrc \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $(FUZZ_BUILD)/fuzz_front tests/fuzz/fuzz_front.c $(LIB_SRC) $(FUZZ_BUILD)/gen/lex.c -lm
-	@mkdir -p $(FUZZ_BUILD)/corpus
+FUZZ_CC = clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Isrc \
+	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fno-sanitize-recover=all
+FUZZ_OBJ = $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/lex.o
+FUZZ_RUN = -timeout=5 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/lex.o: $(FUZZ_BUILD)/gen/lex.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+# libFuzzer over every reader of untrusted input: the model front end
+# (FUZZ_SECONDS) and the dataset reader (half as long).
+fuzz: $(FUZZ_BUILD)/fuzz_front $(FUZZ_BUILD)/fuzz_data
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-data
 	cp -f tests/errors/*.qlx examples/*/*.qlx stdlib/*.qlx $(FUZZ_BUILD)/corpus/ 2>/dev/null || true
+	cp -f tests/data/bad/*.csv examples/*/*.csv $(FUZZ_BUILD)/corpus-data/ 2>/dev/null || true
 	@# the fuzzer's dictionary: every word of the keyword table, and the operators
 	{ sed -n 's/^\(RECORD\|RECORD_ALIAS\)(\([A-Za-z_]*\),.*/"$$\2"/p' lang/keywords.def; \
 	  sed -n 's/^[A-Z_]*(\([A-Za-z_]*\), *\([A-Za-z_0-9]*\).*/"\1"\n"\2"/p' lang/keywords.def; \
 	  printf '"%s"\n' "d/dt" "->" "**" ".EQ." ".AND." "&&" "||" "==" "!=" "<=" ">=" "~" "(" ")" "{" "}"; \
 	} | grep -v '^""$$' | sort -u >$(FUZZ_BUILD)/qlx.dict
-	$(FUZZ_BUILD)/fuzz_front -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
-	  -max_len=8192 -print_final_stats=1 -dict=$(FUZZ_BUILD)/qlx.dict $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/fuzz_front -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN) \
+	  -dict=$(FUZZ_BUILD)/qlx.dict $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/fuzz_data -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) $(FUZZ_RUN) \
+	  $(FUZZ_BUILD)/corpus-data
 
 $(FUZZ_BUILD)/gen/lex.c: lang/lex.re
 	@mkdir -p $(dir $@)
@@ -132,7 +150,7 @@ bench: all $(BENCH_BIN)
 bench-deps:
 	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  python3-scipy python3-torch r-cran-desolve r-cran-nlme hyperfine
+	  python3-scipy python3-torch r-cran-desolve r-cran-nlme r-base-dev time hyperfine
 
 # --- install --------------------------------------------------------------------
 install: all

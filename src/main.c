@@ -424,6 +424,9 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }
+    /* Qlynix runs subjects on threads of its own; OpenBLAS threads inside
+     * each small solve would only contend with them */
+    openblas_set_num_threads(1);
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         const char *h = argc > 2 ? command_help(argv[2]) : NULL;
