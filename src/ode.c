@@ -85,6 +85,9 @@ struct OdeWork {
     double *dS;          /* n*np, likewise */
     void *ctx;           /* the caller's context for this advance */
     long nsteps, nrhs;
+    long nst_counted;    /* steps since the last ReInit already in nsteps */
+    int live;            /* the last integration ended well at t_last */
+    double t_last;
     /* The last callback failure of this advance, for the message. */
     const char *fail_what;   /* NULL: none */
     double fail_t;
@@ -452,12 +455,15 @@ static int euler_step(OdeWork *w, double t0, double t1, double *y, double *S)
     return 0;
 }
 
+static int integrate(OdeWork *w, double t0, double t1, double *y, double *S);
+
 int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *S)
 {
     int n = w->n, np = w->np;
     if (t1 == t0)
         return 0;
     w->ctx = ctx;
+    w->live = 0;   /* whatever happens below, CVODES's state is not y's */
     w->err[0] = '\0';
     w->cvmsg[0] = '\0';
     w->fail_what = NULL;
@@ -483,13 +489,20 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
         for (int i = 0; i < n; i++)
             s[i] = S[(long)i * np + k];
     }
+    w->nst_counted = 0;
     if (CVodeReInit(w->cv, t0, w->y) != CV_SUCCESS ||
         (np > 0 && CVodeSensReInit(w->cv, CV_STAGGERED, w->yS) != CV_SUCCESS)) {
         set_err(w, "CVODES could not restart at t = %.10g%s%s", t0, w->cvmsg[0] ? ": " : "",
                 w->cvmsg);
         return -1;
     }
+    return integrate(w, t0, t1, y, S);
+}
 
+/* Integrate from t0 (where CVODES stands) to t1 and copy the state out. */
+static int integrate(OdeWork *w, double t0, double t1, double *y, double *S)
+{
+    int n = w->n, np = w->np;
     /* CV_NORMAL with the stop time at t1 returns at t1 exactly
      * (CV_TSTOP_RETURN); the loop only guards against an early return. */
     double t = t0;
@@ -505,8 +518,10 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
             break;
     }
     long nst = 0;
-    if (CVodeGetNumSteps(w->cv, &nst) == CV_SUCCESS)   /* since the ReInit */
-        w->nsteps += nst;
+    if (CVodeGetNumSteps(w->cv, &nst) == CV_SUCCESS) {   /* since the ReInit */
+        w->nsteps += nst - w->nst_counted;
+        w->nst_counted = nst;
+    }
     if (flag < 0) {
         cv_failure(w, flag, t0, t1, t);
         return -1;
@@ -525,7 +540,30 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
                 S[(long)i * np + k] = s[i];
         }
     }
+    w->live = 1;
+    w->t_last = t1;
     return 0;
+}
+
+int ode_continue(OdeWork *w, void *ctx, double t1, double *y, double *S)
+{
+    if (!w->live) {
+        set_err(w, "nothing to continue: the last integration did not end well");
+        return -1;
+    }
+    if (t1 == w->t_last)
+        return 0;
+    w->ctx = ctx;
+    w->err[0] = '\0';
+    w->cvmsg[0] = '\0';
+    w->fail_what = NULL;
+    if (!isfinite(t1) || t1 < w->t_last) {
+        set_err(w, "cannot continue from t = %.10g to %.10g", w->t_last, t1);
+        return -1;
+    }
+    double t0 = w->t_last;
+    w->live = 0;
+    return integrate(w, t0, t1, y, S);
 }
 
 const char *ode_error(const OdeWork *w)

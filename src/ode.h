@@ -50,6 +50,13 @@ void     ode_free(OdeWork **w);
  * go in at t0 and come out at t1.  Returns 0, or -1 with ode_error(). */
 int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *S);
 
+/* Go on from where the last successful ode_advance/ode_continue ended to
+ * t1, without a restart: for an interval with no discontinuity at its
+ * start (an observation record that changes no parameter), so CVODES
+ * keeps its step size and history.  y and S must be what that call gave.
+ * Returns 0, or -1 with ode_error(). */
+int ode_continue(OdeWork *w, void *ctx, double t1, double *y, double *S);
+
 /* What went wrong in the last failed call, e.g. "the step size became
  * too small at t = 12.5 (CV_TOO_MUCH_WORK)". */
 const char *ode_error(const OdeWork *w);

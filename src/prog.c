@@ -73,6 +73,35 @@ static void decide_linear(Arena *a, Prog *p)
     }
 }
 
+/* The data columns the $DES outputs reach: a change in one of them is a
+ * discontinuity the integrator must restart at. */
+static void find_des_cols(Arena *a, Prog *p)
+{
+    int n = graph_size(p->g);
+    unsigned char *mark = mem_alloc(a, (size_t)n + 1);
+    GNode top = 0;
+    for (int i = 0; i < p->ncmt; i++) {
+        GNode f = graph_output(p->g, p->li.des_out[i]);
+        mark[f] = 1;
+        if (f > top)
+            top = f;
+    }
+    p->des_cols = mem_alloc(a, sizeof *p->des_cols * (size_t)(p->m->ncols + 1));
+    unsigned char *seen = mem_alloc(a, (size_t)p->m->ncols + 1);
+    for (GNode i = top; i >= 0; i--) {
+        if (!mark[i])
+            continue;
+        const GNodeInfo *k = graph_node(p->g, i);
+        if (k->op == G_INPUT && k->in_kind == GIN_DATA && k->in_index < p->m->ncols &&
+            !seen[k->in_index]) {
+            seen[k->in_index] = 1;
+            p->des_cols[p->ndes_cols++] = k->in_index;
+        }
+        for (int j = 0; j < k->nargs; j++)
+            mark[k->a[j]] = 1;
+    }
+}
+
 static int default_cmt(const Model *m, int dose)
 {
     for (int c = 0; c < m->ncmts; c++)
@@ -106,8 +135,10 @@ Prog *prog_compile(Arena *a, Diag *d, const Model *m)
             outs[k] = p->li.jac_state[k] >= 0 ? graph_output(p->g, p->li.jac_state[k]) : zero;
         p->jac = tape_compile(p->g, outs, nc * nc);
         bad = !p->des || !p->jac;
-        if (!bad)
+        if (!bad) {
             decide_linear(a, p);
+            find_des_cols(a, p);
+        }
     }
     if (bad) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory compiling the model");

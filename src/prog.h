@@ -49,6 +49,9 @@ typedef struct {
     Tape *err;               /* NULL without $ERROR */
     int nerr, *err_var;
 
+    int *des_cols;           /* the data columns $DES reads (for restarts) */
+    int ndes_cols;
+
     int linear;              /* $DES solvable by the exact linear path */
     const char *nonlinear_why;   /* when not: the first reason, for the log */
 

@@ -53,6 +53,8 @@ struct SimWork {
     double *A, *vars, *work, *outb, *K, *b, *brate, *rates, *zeros;
     double *M, *c, *Ms, *cs, *S, *tmp;
     double *ron, *ss_a, *ss_next;   /* steady-state scratch */
+    double *pk_prev;           /* $PK outputs at the previous record */
+    int dirty;                 /* a discontinuity since the last ODE advance */
     QEvent *q;
     int nq, capq;
     long seq;
@@ -110,9 +112,10 @@ SimWork *sim_work_new(const Prog *p, const SimOpts *o)
     w->ron = mem_calloc(n1, sizeof(double));
     w->ss_a = mem_calloc(n1, sizeof(double));
     w->ss_next = mem_calloc(n1, sizeof(double));
+    w->pk_prev = mem_calloc((size_t)p->npk + 1, sizeof(double));
     int ok = w->A && w->vars && w->work && w->outb && w->K && w->b && w->brate &&
              w->rates && w->zeros && w->M && w->c && w->Ms && w->cs && w->S && w->tmp &&
-             w->ron && w->ss_a && w->ss_next;
+             w->ron && w->ss_a && w->ss_next && w->pk_prev;
     if (ok && p->des) {
         OdeSys sys = { nc, 0, rhs_cb, jac_cb, NULL };
         OdeOpts oo = { o->rtol, o->atol, o->adams, o->maxsteps };
@@ -137,7 +140,7 @@ void sim_work_free(SimWork **pw)
     lin_free(&w->lin);
     double *arr[] = { w->A, w->vars, w->work, w->outb, w->K, w->b, w->brate, w->rates,
                       w->zeros, w->M, w->c, w->Ms, w->cs, w->S, w->tmp,
-                      w->ron, w->ss_a, w->ss_next };
+                      w->ron, w->ss_a, w->ss_next, w->pk_prev };
     for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
         mem_free(arr[i]);
     mem_free(w->q);
@@ -187,10 +190,22 @@ static int jac_cb(double t, const double *y, double *J, void *ctx)
 static void eval_pk(SimWork *w, const DataRow *r)
 {
     const Prog *p = w->p;
+    /* new parameters, or new covariates that $DES reads, are a
+     * discontinuity: CVODES must restart there (and only there) */
+    const DataRow *prev = w->row;
+    for (int i = 0; prev && i < p->ndes_cols; i++)
+        if (memcmp(&prev->v[p->des_cols[i]], &r->v[p->des_cols[i]], sizeof(double)) != 0)
+            w->dirty = 1;
+    if (!prev)
+        w->dirty = 1;
     w->row = r;
     w->tin = r->time;
     w->in.v[GIN_DATA] = r->v;
     tape_eval(p->pk, &w->in, w->work, w->outb);
+    if (memcmp(w->outb, w->pk_prev, sizeof *w->outb * (size_t)p->npk) != 0) {
+        w->dirty = 1;
+        memcpy(w->pk_prev, w->outb, sizeof *w->outb * (size_t)p->npk);
+    }
     for (int i = 0; i < p->npk; i++)
         w->vars[p->pk_var[i]] = w->outb[i];
     if (p->linear && p->des) {
@@ -258,7 +273,13 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
         return 0;
     }
     w->rates_now = r;
-    int rc = ode_advance(S ? w->ode_ss : w->ode, w, t0, t1, A, S);
+    int rc;
+    if (!S && !w->dirty && r == w->rates)
+        rc = ode_continue(w->ode, w, t1, A, NULL);   /* nothing changed since */
+    else
+        rc = ode_advance(S ? w->ode_ss : w->ode, w, t0, t1, A, S);
+    /* the main integrator's state is A's again only after its own advance */
+    w->dirty = S || r != w->rates || rc != 0;
     w->rates_now = w->rates;
     if (rc != 0)
         return fail(w, ode_error(S ? w->ode_ss : w->ode));
@@ -267,6 +288,7 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
 
 static void recompute_rates(SimWork *w)
 {
+    w->dirty = 1;
     memset(w->rates, 0, sizeof *w->rates * (size_t)w->nc);
     for (int i = 0; i < w->ninf; i++)
         w->rates[w->inf[i].cmt] += w->inf[i].rate;
@@ -333,6 +355,7 @@ static int apply(SimWork *w, const QEvent *e)
     switch (e->kind) {
     case Q_BOLUS:
         w->A[e->cmt] += e->amount;
+        w->dirty = 1;
         return 0;
     case Q_INF_ON:
         return start_infusion(w, e->id, e->cmt, e->rate);
@@ -432,6 +455,7 @@ static int schedule(SimWork *w, const Dose *d, double t, int now)
     }
     if (now && t0 == w->t) {
         w->A[d->cmt] += d->amount;
+        w->dirty = 1;
         return 0;
     }
     return push(w, (QEvent){ t0, 0, Q_BOLUS, d->cmt, d->amount, 0, 0 });
@@ -523,6 +547,7 @@ static int dose_record(SimWork *w, const DataRow *r)
             reset(w);
         for (int i = 0; i < w->nc; i++)
             w->A[i] += ss[i];
+        w->dirty = 1;
     }
     if (schedule(w, &d, r->time, 1) != 0)
         return -1;
@@ -571,6 +596,7 @@ int sim_subject(SimWork *w, const Dataset *ds, int subject, const double *theta,
     w->seq = 0;
     memset(w->vars, 0, sizeof *w->vars * (size_t)w->nv);
     reset(w);
+    w->dirty = 1;
     for (int k = 0; k < s->n; k++) {
         int ri = s->first + k;
         const DataRow *r = &ds->rows[ri];
