@@ -102,6 +102,69 @@ static void find_des_cols(Arena *a, Prog *p)
     }
 }
 
+/* The derivative tapes of prog.h.  The three stages already read each
+ * other through GIN_PARAM, so the chain rule is left to the engine:
+ * d(d/dt)/d(pi) = (d f/d P) (d P/d pi) + d f/d pi|direct, and the same
+ * for the prediction, with d A/d pi from the sensitivity equations.  No
+ * output is added to the graph, so its dump is unchanged. */
+static int sens_tapes(Arena *a, Prog *p)
+{
+    const Model *m = p->m;
+    Graph *g = p->g;
+    int nt = m->nthetas, ne = m->omega.n, np = nt + ne, npk = p->npk, nc = p->ncmt;
+    int nv = p->nvars, w = npk + np;
+    GNode zero = graph_const(g, 0.0);
+    GNode *x = mem_alloc(a, sizeof *x * (size_t)(np + 1));
+    for (int k = 0; k < np; k++)
+        x[k] = k < nt ? graph_input(g, GIN_THETA, k) : graph_input(g, GIN_ETA, k - nt);
+    size_t nmax = (size_t)npk * (size_t)np + (size_t)nc * (size_t)w + (size_t)(1 + w + nc) + 1;
+    GNode *outs = mem_alloc(a, sizeof *outs * nmax);
+    p->np = np;
+
+    for (int i = 0; i < npk; i++) {
+        GNode f = graph_output(g, p->li.var_out[p->pk_var[i]]);
+        for (int k = 0; k < np; k++)
+            outs[i * np + k] = graph_diff(g, f, x[k]);
+    }
+    if (!(p->pk_d = tape_compile(g, outs, npk * np)))
+        return -1;
+
+    if (p->des) {
+        const LowerInfo *li = &p->li;
+        for (int i = 0; i < nc; i++) {
+            GNode *row = outs + i * w;
+            for (int j = 0; j < npk; j++) {
+                int o = li->jac_param[i * nv + p->pk_var[j]];
+                row[j] = o >= 0 ? graph_output(g, o) : zero;
+            }
+            for (int k = 0; k < np; k++) {
+                int o = k < nt ? li->jac_theta[i * nt + k] : li->jac_eta[i * ne + k - nt];
+                row[npk + k] = o >= 0 ? graph_output(g, o) : zero;
+            }
+        }
+        if (!(p->des_d = tape_compile(g, outs, nc * w)))
+            return -1;
+    }
+
+    p->pred_var = p->ipred_var >= 0 ? p->ipred_var : p->y_var;
+    if (p->pred_var >= 0 && p->li.var_out[p->pred_var] >= 0) {
+        GNode f = graph_output(g, p->li.var_out[p->pred_var]);
+        int n = 0;
+        outs[n++] = f;
+        for (int j = 0; j < npk; j++)
+            outs[n++] = graph_diff(g, f, graph_input(g, GIN_PARAM, p->pk_var[j]));
+        for (int i = 0; i < nc; i++)
+            outs[n++] = graph_diff(g, f, graph_input(g, GIN_STATE, i));
+        for (int k = 0; k < np; k++)
+            outs[n++] = graph_diff(g, f, x[k]);
+        if (!(p->pred_d = tape_compile(g, outs, n)))
+            return -1;
+    } else {
+        p->pred_var = -1;
+    }
+    return 0;
+}
+
 static int default_cmt(const Model *m, int dose)
 {
     for (int c = 0; c < m->ncmts; c++)
@@ -153,6 +216,11 @@ Prog *prog_compile(Arena *a, Diag *d, const Model *m)
     if (p->ipred_var < 0)
         p->ipred_var = find_var(m, "IPRED", REC_PK);
     p->y_var = find_var(m, "Y", REC_ERROR);
+    if (sens_tapes(a, p) != 0) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory compiling the model");
+        prog_free(p);
+        return NULL;
+    }
     p->dose_cmt = default_cmt(m, 1);
     p->obs_cmt = default_cmt(m, 0);
     if (p->dose_cmt < 0 && m->ncmts > 0)
@@ -170,4 +238,7 @@ void prog_free(Prog *p)
     tape_free(&p->des);
     tape_free(&p->jac);
     tape_free(&p->err);
+    tape_free(&p->pk_d);
+    tape_free(&p->des_d);
+    tape_free(&p->pred_d);
 }

@@ -59,6 +59,20 @@ typedef struct {
     int *f_var, *alag_var, *r_var, *d_var;
     int ipred_var, y_var;    /* -1 when absent */
     int dose_cmt, obs_cmt;   /* 0-based default compartments, -1 if none */
+
+    /* First derivatives for the sensitivity engine (sens.h), by the
+     * parameter vector pi = (THETA_1..THETA_nt, ETA_1..ETA_ne), np of them;
+     * symbolic (graph_diff), row-major:
+     *   pk_d    pk's inputs -> d(pk output i)/d(pi_k): npk x np
+     *   des_d   des's inputs -> row i of d/dt(i): d/d(pk output j) for
+     *           j < npk, then d/d(pi_k) direct: ncmt x (npk + np); NULL
+     *           without $DES
+     *   pred_d  err's inputs (EPS at 0) -> the prediction, then d/d(pk
+     *           output j) (npk), d/d(A_i) (ncmt), d/d(pi_k) direct (np);
+     *           NULL without a prediction (pred_var -1) */
+    int np;
+    Tape *pk_d, *des_d, *pred_d;
+    int pred_var;            /* ipred_var, else y_var */
 } Prog;
 
 /* Returns NULL (reported through d) when a tape cannot be built. */

@@ -1,0 +1,337 @@
+/*
+ * test_sens.c -- the predictions' exact derivatives (sens.h) against
+ * central finite differences of sim_subject's predictions.
+ *
+ * For each model and subject: sens_subject at (theta, eta) gives pred and
+ * dpred; sim_subject at theta +- h e_k (and eta +- h e_k) gives the
+ * differences, h = 1e-4 max(1, |x|).  The exact side runs at rtol 1e-10,
+ * the differenced simulations at rtol 1e-12: on the CVODES path the
+ * differences' noise is about rtol |pred| / h, and the truncation error
+ * O(h^2) is far below it, so h = 1e-4 rather than 1e-5 (with 1e-5 the
+ * nonlinear model's differences use half the tolerance on noise alone).
+ * The two must agree to 1e-5 relative, with an absolute floor of 1e-7
+ * times the subject's largest prediction (a derivative that is zero can
+ * only be matched to the differences' noise).  The predictions themselves
+ * must equal sim_subject's, which keeps sens.c's copy of the event logic
+ * honest.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "parse.h"
+#include "prog.h"
+#include "sema.h"
+#include "sens.h"
+#include "sim.h"
+
+static int n_test, n_fail;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *fmt, ...)
+{
+    va_list ap;
+    n_test++;
+    if (!cond)
+        n_fail++;
+    printf("%s %d - ", cond ? "ok" : "not ok", n_test);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+typedef struct {
+    Arena *a;
+    Diag *d;
+    FILE *sink;
+    const Model *m;
+    Prog *p;
+    Dataset *ds;
+} Mod;
+
+static void print_diag(Mod *r)
+{
+    fflush(r->sink);
+    rewind(r->sink);
+    char line[512];
+    while (fgets(line, sizeof line, r->sink))
+        printf("# %s", line);
+}
+
+static int load(Mod *r, const char *model, const char *data)
+{
+    memset(r, 0, sizeof *r);
+    r->a = mem_arena_new();
+    r->sink = tmpfile();
+    r->d = diag_new(r->a, r->sink);
+    Ast *t = parse_string(r->a, r->d, "t.qlx", model, strlen(model), NULL);
+    r->m = t ? sema_check(r->a, r->d, t) : NULL;
+    r->p = r->m ? prog_compile(r->a, r->d, r->m) : NULL;
+    r->ds = r->p ? data_parse(r->a, r->d, r->m, "t.csv", data, strlen(data)) : NULL;
+    if (!r->ds)
+        print_diag(r);
+    return r->ds != NULL;
+}
+
+static void mod_free(Mod *r)
+{
+    prog_free(r->p);
+    if (r->sink)
+        fclose(r->sink);
+    mem_arena_free(&r->a);
+}
+
+/* ETAs away from zero, so that their derivatives are tested somewhere
+ * other than the typical subject. */
+static const double ETA[] = { 0.12, -0.2, 0.07, 0.15, -0.1, 0.05, -0.08, 0.1 };
+
+/* Predictions of one subject at (theta, eta) into pred (its rows). */
+static int sim_pred(SimWork *sw, const Mod *r, int s, const double *theta, const double *eta,
+                    SimOut *out, double *pred)
+{
+    if (sim_subject(sw, r->ds, s, theta, eta, NULL, out) != 0) {
+        printf("# sim: %s\n", sim_error(sw));
+        return -1;
+    }
+    const DataSubject *sub = &r->ds->subjects[s];
+    memcpy(pred, out->pred + sub->first, sizeof *pred * (size_t)sub->n);
+    return 0;
+}
+
+static void check_fd(const char *what, const char *model, const char *data)
+{
+    Mod r;
+    if (!load(&r, model, data)) {
+        ok(0, "%s: model and data load", what);
+        mod_free(&r);
+        return;
+    }
+    const Model *m = r.m;
+    int nt = m->nthetas, ne = m->omega.n, np = r.p->np;
+    SimOpts o = { 0, 0, 1e-10, 1e-12, 0, 1 }, ofd = { 0, 0, 1e-12, 1e-14, 0, 1 };
+    SimOut out;
+    SensWork *w = sens_work_new(r.p, &o);
+    SimWork *sw = sim_work_new(r.p, &ofd);
+    if (!w || !sw || sim_out_alloc(&out, r.p, r.ds) != 0 || np != nt + ne) {
+        ok(0, "%s: workspaces", what);
+        goto done;
+    }
+    double theta[64], eta[64], x[128];
+    for (int i = 0; i < nt; i++)
+        theta[i] = m->thetas[i].init;
+    for (int i = 0; i < ne; i++)
+        eta[i] = ETA[i % 8];
+    size_t nr = (size_t)r.ds->nrows;
+    double *pred = calloc(nr, sizeof *pred), *spred = calloc(nr, sizeof *spred);
+    double *dpred = calloc(nr * (size_t)np + 1, sizeof *dpred);
+    double *pp = calloc(nr, sizeof *pp), *pm = calloc(nr, sizeof *pm);
+    double worst_pred = 0, worst[2] = { 0, 0 };
+    int worst_at[2][2] = { { -1, -1 }, { -1, -1 } }, failed = 0, nrows_checked = 0;
+    for (int s = 0; s < r.ds->nsubjects && !failed; s++) {
+        const DataSubject *sub = &r.ds->subjects[s];
+        if (sens_subject(w, r.ds, s, theta, eta, pred, dpred) != 0) {
+            printf("# sens: %s\n", sens_error(w));
+            failed = 1;
+            break;
+        }
+        if (sim_pred(sw, &r, s, theta, eta, &out, spred) != 0) {
+            failed = 1;
+            break;
+        }
+        double scale = 0;
+        for (int i = 0; i < sub->n; i++) {
+            scale = fmax(scale, fabs(spred[i]));
+            worst_pred = fmax(worst_pred, fabs(pred[i] - spred[i]) / fmax(fabs(spred[i]), 1e-9));
+        }
+        for (int k = 0; k < np && !failed; k++) {
+            int is_eta = k >= nt;
+            memcpy(x, theta, sizeof *x * (size_t)nt);
+            memcpy(x + nt, eta, sizeof *x * (size_t)ne);
+            double x0 = x[k], h = 1e-4 * fmax(1, fabs(x0));
+            x[k] = x0 + h;
+            failed |= sim_pred(sw, &r, s, x, x + nt, &out, pp) != 0;
+            x[k] = x0 - h;
+            failed |= sim_pred(sw, &r, s, x, x + nt, &out, pm) != 0;
+            for (int i = 0; i < sub->n && !failed; i++) {
+                double fd = (pp[i] - pm[i]) / (2 * h), an = dpred[(size_t)i * (size_t)np + (size_t)k];
+                double e = fabs(an - fd) / (1e-5 * fabs(fd) + 1e-7 * scale);
+                if (e > 1)
+                    printf("# row %d, parameter %d: exact %.10g, differences %.10g\n",
+                           sub->first + i, k + 1, an, fd);
+                if (!(e <= worst[is_eta])) {
+                    worst[is_eta] = isnan(e) ? INFINITY : e;
+                    worst_at[is_eta][0] = sub->first + i;
+                    worst_at[is_eta][1] = k;
+                }
+                nrows_checked++;
+            }
+        }
+    }
+    ok(!failed && worst_pred < 1e-7, "%s: predictions equal sim_subject's (%.1e; %d "
+       "derivatives compared)", what, worst_pred, nrows_checked);
+    ok(!failed && worst[0] <= 1, "%s: d pred/d THETA vs central differences (%.2f of the "
+       "tolerance, worst at row %d, THETA %d)", what, worst[0], worst_at[0][0],
+       worst_at[0][1] + 1);
+    if (ne > 0)
+        ok(!failed && worst[1] <= 1, "%s: d pred/d ETA vs central differences (%.2f of the "
+           "tolerance, worst at row %d, ETA %d)", what, worst[1], worst_at[1][0],
+           worst_at[1][1] - nt + 1);
+    free(pred);
+    free(spred);
+    free(dpred);
+    free(pp);
+    free(pm);
+    sim_out_free(&out);
+done:
+    sens_work_free(&w);
+    sim_work_free(&sw);
+    mod_free(&r);
+}
+
+/* ---- models ------------------------------------------------------------------ */
+
+#define HEAD \
+    "$PROBLEM t\n$DATA t.csv\n$INPUT ID TIME DV AMT EVID CMT RATE II ADDL SS WT DVID\n"
+
+/* One compartment, first-order absorption, log-normal parameters, F1 on
+ * the logit scale, a constant lag, clearance on the body weight, and an
+ * ETA read by $ERROR directly. */
+static const char *const oral_1cmt =
+    HEAD "$COMPARTMENTS depot(dose) central(observe)\n"
+    "$THETA\n  tka = 0.4\n  tcl = 1.6\n  tvc = 3.9\n  tf = 0.8\n"
+    "$OMEGA\n  eta_ka ~ 0.09\n  eta_cl ~ 0.09\n  eta_vc ~ 0.09\n  eta_ruv ~ 0.01\n"
+    "$PK\n  KA = exp(tka + eta_ka)\n  CL = exp(tcl + eta_cl)*(WT/70)^0.75\n"
+    "  VC = exp(tvc + eta_vc)\n  F1 = expit(tf)\n  ALAG1 = 0.25\n"
+    "$DES\n  d/dt(depot) = -KA*depot\n  d/dt(central) = KA*depot - CL/VC*central\n"
+    "$SIGMA\n  eps ~ 0.01\n"
+    "$ERROR\n  IPRED = central/VC*exp(eta_ruv)\n  Y = IPRED*(1 + eps)\n";
+
+/* two subjects: ADDL doses, the body weight changing between records */
+static const char *const oral_data =
+    "1,0,.,100,1,1,0,12,3,0,70,1\n"
+    "1,0.5,.,0,0,2,0,0,0,0,70,1\n1,1.5,.,0,0,2,0,0,0,0,70,1\n1,4,.,0,0,2,0,0,0,0,72,1\n"
+    "1,11,.,0,0,2,0,0,0,0,74,1\n1,13,.,0,0,2,0,0,0,0,74,1\n1,20,.,0,0,2,0,0,0,0,75,1\n"
+    "1,37,.,0,0,2,0,0,0,0,76,1\n1,50,.,0,0,2,0,0,0,0,76,1\n1,72,.,0,0,2,0,0,0,0,77,1\n"
+    "2,0,.,200,1,1,0,24,1,0,55,1\n2,2,.,0,0,2,0,0,0,0,55,1\n2,8,.,0,0,2,0,0,0,0,56,1\n"
+    "2,26,.,0,0,2,0,0,0,0,57,1\n2,30,.,150,1,1,0,0,0,0,57,1\n2,33,.,0,0,2,0,0,0,0,57,1\n";
+
+/* Infusions at a data RATE scaled by F1 = exp(tf): the end time moves
+ * with F1 (the jump at the end of the infusion), and an EVID 4 reset. */
+static const char *const iv_1cmt =
+    HEAD "$COMPARTMENTS central(dose, observe)\n"
+    "$THETA\n  tcl = 1.6\n  tvc = 3.9\n  tf = -0.1\n"
+    "$OMEGA\n  eta_cl ~ 0.09\n"
+    "$PK\n  CL = exp(tcl + eta_cl)\n  VC = exp(tvc)\n  F1 = exp(tf)\n"
+    "$DES\n  d/dt(central) = -CL/VC*central\n"
+    "$ERROR\n  IPRED = central/VC\n";
+
+static const char *const iv_data =
+    "1,0,.,100,1,1,40,12,2,0,70,1\n"
+    "1,1,.,0,0,1,0,0,0,0,70,1\n1,2.4,.,0,0,1,0,0,0,0,70,1\n1,3,.,0,0,1,0,0,0,0,70,1\n"
+    "1,6,.,0,0,1,0,0,0,0,70,1\n1,13,.,0,0,1,0,0,0,0,70,1\n1,16,.,0,0,1,0,0,0,0,70,1\n"
+    "1,30,.,0,0,1,0,0,0,0,70,1\n"
+    "1,40,.,50,4,1,0,0,0,0,70,1\n1,41,.,0,0,1,0,0,0,0,70,1\n";
+
+/* Two compartments, oral, body weight on CL and both volumes; the
+ * prediction is Y at EPS 0 (no IPRED). */
+static const char *const oral_2cmt =
+    HEAD "$COMPARTMENTS depot(dose) central(observe) periph\n"
+    "$THETA\n  tka = 0.4\n  tcl = 1.6\n  tvc = 3.9\n  tq = 2.3\n  tvp = 4.6\n"
+    "$OMEGA\n  eta_ka ~ 0.09\n  eta_cl ~ 0.09\n  eta_vc ~ 0.09\n"
+    "$PK\n  KA = exp(tka + eta_ka)\n  CL = exp(tcl + eta_cl)*(WT/70)^0.75\n"
+    "  VC = exp(tvc + eta_vc)*(WT/70)\n  Q = exp(tq)\n  VP = exp(tvp)*(WT/70)\n"
+    "  K = CL/VC\n  K12 = Q/VC\n  K21 = Q/VP\n"
+    "$DES\n  d/dt(depot) = -KA*depot\n"
+    "  d/dt(central) = KA*depot - (K + K12)*central + K21*periph\n"
+    "  d/dt(periph) = K12*central - K21*periph\n"
+    "$SIGMA\n  eps ~ 0.01\n"
+    "$ERROR\n  Y = central/VC*(1 + eps)\n";
+
+static const char *const oral_2cmt_data =
+    "1,0,.,100,1,1,0,24,2,0,90,1\n"
+    "1,0.5,.,0,0,2,0,0,0,0,90,1\n1,2,.,0,0,2,0,0,0,0,90,1\n1,6,.,0,0,2,0,0,0,0,90,1\n"
+    "1,23,.,0,0,2,0,0,0,0,90,1\n1,49,.,0,0,2,0,0,0,0,90,1\n1,96,.,0,0,2,0,0,0,0,90,1\n"
+    "2,0,.,100,1,1,0,0,0,0,50,1\n2,1,.,0,0,2,0,0,0,0,50,1\n2,5,.,0,0,2,0,0,0,0,50,1\n"
+    "2,12,.,0,0,2,0,0,0,0,50,1\n2,48,.,0,0,2,0,0,0,0,50,1\n";
+
+/* Indirect response I (nonlinear), after stdlib pd_idr1 with IMAX read
+ * from its THETA directly in $DES; DVID 1 rows are concentrations, DVID
+ * 2 rows the response. */
+static const char *const idr =
+    HEAD "$COMPARTMENTS depot(dose) central(observe) response\n"
+    "$THETA\n  tka = 0.4\n  tcl = 1.6\n  tvc = 3.9\n"
+    "  tkin = 2.3\n  tkout = -2.3\n  timax = 2.2\n  tic50 = -0.7\n"
+    "$OMEGA\n  eta_ka ~ 0.09\n  eta_cl ~ 0.09\n  eta_vc ~ 0.09\n"
+    "  eta_kin ~ 0.09\n  eta_kout ~ 0.09\n  eta_ic50 ~ 0.09\n"
+    "$PK\n  KA = exp(tka + eta_ka)\n  CL = exp(tcl + eta_cl)\n  VC = exp(tvc + eta_vc)\n"
+    "  KIN = exp(tkin + eta_kin)\n  KOUT = exp(tkout + eta_kout)\n"
+    "  IC50 = exp(tic50 + eta_ic50)\n  R0 = KIN/KOUT\n"
+    "$DES\n  CPT = central/VC\n  INH = expit(timax)*CPT/(IC50 + CPT)\n"
+    "  d/dt(depot) = -KA*depot\n  d/dt(central) = KA*depot - CL/VC*central\n"
+    "  d/dt(response) = KIN*(1 - INH) - KOUT*(R0 + response)\n"
+    "$SIGMA\n  eps_pk ~ 0.04\n  eps_pd ~ 25\n"
+    "$ERROR\n  CP = central/VC\n  E = R0 + response\n"
+    "  IPRED = CP\n  Y = IPRED*(1 + eps_pk)\n"
+    "  if (DVID == 2) {\n    IPRED = E\n    Y = IPRED + eps_pd\n  }\n";
+
+static const char *const idr_data =
+    "1,0,.,100,1,1,0,24,1,0,70,1\n"
+    "1,1,.,0,0,2,0,0,0,0,70,1\n1,1,.,0,0,3,0,0,0,0,70,2\n1,4,.,0,0,2,0,0,0,0,70,1\n"
+    "1,4,.,0,0,3,0,0,0,0,70,2\n1,12,.,0,0,3,0,0,0,0,70,2\n1,30,.,0,0,2,0,0,0,0,70,1\n"
+    "1,30,.,0,0,3,0,0,0,0,70,2\n1,72,.,0,0,3,0,0,0,0,70,2\n"
+    "2,0,.,10,1,1,0,0,0,0,70,1\n2,3,.,0,0,3,0,0,0,0,70,2\n2,20,.,0,0,3,0,0,0,0,70,2\n";
+
+/* ---- refusals ------------------------------------------------------------------ */
+
+static void check_refused(const char *what, const char *model, const char *data,
+                          const char *want)
+{
+    Mod r;
+    if (!load(&r, model, data)) {
+        ok(0, "%s: model and data load", what);
+        mod_free(&r);
+        return;
+    }
+    SimOpts o = { 0, 0, 1e-10, 1e-12, 0, 1 };
+    SensWork *w = sens_work_new(r.p, &o);
+    size_t nr = (size_t)r.ds->nrows;
+    double *pred = calloc(nr, sizeof *pred);
+    double *dpred = calloc(nr * (size_t)r.p->np + 1, sizeof *dpred);
+    double theta[64] = { 0 };
+    for (int i = 0; i < r.m->nthetas; i++)
+        theta[i] = r.m->thetas[i].init;
+    int rc = w ? sens_subject(w, r.ds, 0, theta, NULL, pred, dpred) : 0;
+    const char *msg = w ? sens_error(w) : "";
+    ok(w && rc != 0 && strstr(msg, want) && strstr(msg, "ID 1"), "%s: refused (%s)", what, msg);
+    free(pred);
+    free(dpred);
+    sens_work_free(&w);
+    mod_free(&r);
+}
+
+int main(void)
+{
+    check_fd("1 cmt oral, F1(THETA), ALAG1, ADDL, WT covariate", oral_1cmt, oral_data);
+    check_fd("1 cmt IV infusions at a data RATE, F1(THETA), EVID 4", iv_1cmt, iv_data);
+    check_fd("2 cmt oral, WT on CL and the volumes, Y at EPS 0", oral_2cmt, oral_2cmt_data);
+    check_fd("indirect response I (nonlinear $DES, THETA in $DES)", idr, idr_data);
+
+    check_refused("an SS=1 record", iv_1cmt,
+                  "1,0,.,100,1,1,0,12,0,1,70,1\n1,1,.,0,0,1,0,0,0,0,70,1\n",
+                  "sensitivities with SS=1 records are not supported yet");
+    const char *lagged =
+        HEAD "$COMPARTMENTS central(dose, observe)\n$THETA\n  tcl = 1.6\n  tlag = 0.5\n"
+        "$PK\n  CL = exp(tcl)\n  ALAG1 = tlag\n$DES\n  d/dt(central) = -CL/50*central\n"
+        "$ERROR\n  IPRED = central/50\n";
+    check_refused("an ALAG that depends on a THETA", lagged,
+                  "1,0,.,100,1,1,0,0,0,0,70,1\n1,1,.,0,0,1,0,0,0,0,70,1\n",
+                  "lag time ALAG that depends on a THETA");
+    check_refused("a modelled rate (RATE=-1)", iv_1cmt,
+                  "1,0,.,100,1,1,-1,0,0,0,70,1\n1,1,.,0,0,1,0,0,0,0,70,1\n",
+                  "modelled infusions (RATE=-1)");
+    return n_fail ? 1 : 0;
+}
