@@ -43,20 +43,7 @@
 
 #define TOL 1e-10  /* relative; the issue asks for 1e-6 */
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%s %d - ", cond ? "ok" : "not ok", n_test);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
+#include "tap.h"
 
 /* Relative error of x against the reference r (absolute below 1e-300). */
 static double rel(double x, double r)
