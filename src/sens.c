@@ -19,14 +19,14 @@
  * have their own jump terms (and, for SS, the derivative of a fixed
  * point); they are refused rather than left out.
  *
- * The event logic is sim.c's (PREDPP order: a record's parameters hold
- * since the previous record; implied events at a record's time come after
- * it), duplicated in the subset above rather than threaded through sim.c
- * behind a flag: sim.c's steady state, modelled rates and exact linear
- * path would each need a sensitivity branch, while this subset is a
- * queue of boluses and infusion switches.  tests/unit/test_sens.c checks
- * that the predictions here equal sim_subject's, so the two cannot drift
- * apart unnoticed.
+ * The events are sim.c's, from the same queue (evq.h: PREDPP order, a
+ * record's parameters hold since the previous record, implied events at
+ * a record's time come after it); this file adds the jumps of S in the
+ * queue's hook and refuses the events whose jumps are not implemented.
+ * Only the record loop is sim.c's again, not shared, because sim.c's
+ * steady state, modelled rates and exact linear path would each need a
+ * sensitivity branch.  tests/unit/test_sens.c checks that the predictions
+ * here equal sim_subject's.
  */
 #include "sens.h"
 
@@ -34,45 +34,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "evq.h"
 #include "ode.h"
-
-typedef enum { Q_BOLUS, Q_INF_ON, Q_INF_OFF } QKind;
-
-typedef struct {
-    double t;
-    long seq;            /* tie-break: the order the events were made in */
-    QKind kind;
-    int cmt;             /* 0-based */
-    double amount;       /* Q_BOLUS */
-    double rate;         /* Q_INF_ON */
-    int id;              /* pairs an infusion's start and end */
-    int jump;            /* Q_BOLUS, Q_INF_OFF: the jump of S, or -1 */
-} QEvent;
-
-typedef struct {
-    int id, cmt;
-    double rate;
-} Infusion;
 
 struct SensWork {
     const Prog *p;
     int nc, np, npk, wd;     /* wd = npk + np: a row of des_d */
     OdeWork *ode;
-    double *A, *S, *vars, *work, *outb, *D, *G, *h, *zeros, *rates;
+    double *A, *S, *vars, *work, *outb, *D, *G, *h, *zeros;
+    const double *rates;     /* evq_rates(q) */
     int *pk_index;           /* Model.vars index -> pk output, or -1 */
-    double *jumps;           /* pool of np-vectors that events point into */
+    double *jumps;           /* pool of np-vectors; a dose's EvqDose.tag indexes it */
     int njump, capjump;
-    QEvent *q;
-    int nq, capq;
-    long seq;
-    Infusion *inf;
-    int ninf, capinf, next_id;
+    Evq *q;                  /* the time, infusions and implied events */
     GInputs in;
-    double t, tin;
+    double tin;
     const DataRow *row;
-    const Dataset *ds;
-    int subject;
-    char err[320];
 };
 
 /* ---- workspace ---------------------------------------------------------- */
@@ -80,6 +57,8 @@ struct SensWork {
 static int rhs_cb(double t, const double *y, double *ydot, void *ctx);
 static int jac_cb(double t, const double *y, double *J, void *ctx);
 static int dfdp_cb(double t, const double *y, double *P, void *ctx);
+static int advance_cb(void *ctx, double t0, double t1);
+static void applied_cb(void *ctx, const EvqEvent *e);
 
 static size_t max_work(const Prog *p)
 {
@@ -109,10 +88,14 @@ SensWork *sens_work_new(const Prog *p, const SimOpts *o)
     w->G = mem_calloc(n1 * ((size_t)w->wd + 1), sizeof(double));
     w->h = mem_calloc((size_t)(1 + w->wd + nc) + 1, sizeof(double));
     w->zeros = mem_calloc(n1 + (size_t)p->m->sigma.n + (size_t)p->m->omega.n, sizeof(double));
-    w->rates = mem_calloc(n1, sizeof(double));
     w->pk_index = mem_calloc((size_t)p->nvars + 1, sizeof(int));
     int ok = w->A && w->S && w->vars && w->work && w->outb && w->D && w->G && w->h &&
-             w->zeros && w->rates && w->pk_index;
+             w->zeros && w->pk_index;
+    if (ok) {
+        EvqHooks h = { w, advance_cb, applied_cb };
+        ok = (w->q = evq_new(nc, w->A, &h)) != NULL;
+        w->rates = ok ? evq_rates(w->q) : NULL;
+    }
     if (ok) {
         for (int i = 0; i < p->nvars; i++)
             w->pk_index[i] = -1;
@@ -136,27 +119,18 @@ void sens_work_free(SensWork **pw)
         return;
     ode_free(&w->ode);
     double *arr[] = { w->A, w->S, w->vars, w->work, w->outb, w->D, w->G, w->h,
-                      w->zeros, w->rates, w->jumps };
+                      w->zeros, w->jumps };
     for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
         mem_free(arr[i]);
     mem_free(w->pk_index);
-    mem_free(w->q);
-    mem_free(w->inf);
+    evq_free(&w->q);
     mem_free(w);
     *pw = NULL;
 }
 
 const char *sens_error(const SensWork *w)
 {
-    return w->err;
-}
-
-static int fail(SensWork *w, const char *what)
-{
-    const DataSubject *s = &w->ds->subjects[w->subject];
-    snprintf(w->err, sizeof w->err, "subject ID %g, TIME %g (row %d): %s", s->id, w->t,
-             w->row ? w->row->row : 0, what);
-    return -1;
+    return evq_error(w->q);
 }
 
 /* ---- the tapes ------------------------------------------------------------ */
@@ -252,22 +226,12 @@ static void eval_pred(SensWork *w, double *pred, double *dpred)
 
 /* ---- advancing and events ---------------------------------------------------- */
 
-static int advance_to(SensWork *w, double t1)
+static int advance_cb(void *ctx, double t0, double t1)
 {
-    if (t1 > w->t && w->ode) {
-        if (ode_advance(w->ode, w, w->t, t1, w->A, w->np > 0 ? w->S : NULL) != 0)
-            return fail(w, ode_error(w->ode));
-    }
-    if (t1 > w->t)
-        w->t = t1;
+    SensWork *w = ctx;
+    if (w->ode && ode_advance(w->ode, w, t0, t1, w->A, w->np > 0 ? w->S : NULL) != 0)
+        return evq_fail(w->q, ode_error(w->ode));
     return 0;
-}
-
-static void recompute_rates(SensWork *w)
-{
-    memset(w->rates, 0, sizeof *w->rates * (size_t)w->nc);
-    for (int i = 0; i < w->ninf; i++)
-        w->rates[w->inf[i].cmt] += w->inf[i].rate;
 }
 
 static void add_jump(SensWork *w, int cmt, int jump)
@@ -291,7 +255,7 @@ static int new_jump(SensWork *w, int cmt, double amt)
         int nc = w->capjump ? 2 * w->capjump : 16;
         double *nj = mem_realloc(w->jumps, sizeof *nj * (size_t)nc * (size_t)np);
         if (!nj) {
-            fail(w, "out of memory");
+            evq_fail(w->q, "out of memory");
             return -2;
         }
         w->jumps = nj;
@@ -304,98 +268,21 @@ static int new_jump(SensWork *w, int cmt, double amt)
     return w->njump++;
 }
 
-static int push(SensWork *w, QEvent e)
+/* A bolus, and an infusion's end, whose time moves with F, make S jump
+ * by the dose's AMT dF/dpi (see the top). */
+static void applied_cb(void *ctx, const EvqEvent *e)
 {
-    if (w->nq == w->capq) {
-        int nc = w->capq ? 2 * w->capq : 16;
-        QEvent *nq = mem_realloc(w->q, sizeof *nq * (size_t)nc);
-        if (!nq)
-            return fail(w, "out of memory");
-        w->q = nq;
-        w->capq = nc;
-    }
-    e.seq = w->seq++;
-    int i = w->nq++;
-    while (i > 0 && (w->q[i - 1].t > e.t || (w->q[i - 1].t == e.t && w->q[i - 1].seq > e.seq))) {
-        w->q[i] = w->q[i - 1];
-        i--;
-    }
-    w->q[i] = e;
-    return 0;
-}
-
-static int start_infusion(SensWork *w, int id, int cmt, double rate)
-{
-    if (w->ninf == w->capinf) {
-        int nc = w->capinf ? 2 * w->capinf : 8;
-        Infusion *ni = mem_realloc(w->inf, sizeof *ni * (size_t)nc);
-        if (!ni)
-            return fail(w, "out of memory");
-        w->inf = ni;
-        w->capinf = nc;
-    }
-    w->inf[w->ninf++] = (Infusion){ id, cmt, rate };
-    recompute_rates(w);
-    return 0;
-}
-
-static void stop_infusion(SensWork *w, int id)
-{
-    for (int i = 0; i < w->ninf; i++)
-        if (w->inf[i].id == id) {
-            w->inf[i] = w->inf[--w->ninf];
-            break;
-        }
-    recompute_rates(w);
-}
-
-static int apply(SensWork *w, const QEvent *e)
-{
-    switch (e->kind) {
-    case Q_BOLUS:
-        w->A[e->cmt] += e->amount;
-        add_jump(w, e->cmt, e->jump);
-        return 0;
-    case Q_INF_ON:
-        return start_infusion(w, e->id, e->cmt, e->rate);
-    case Q_INF_OFF:
-        stop_infusion(w, e->id);
-        add_jump(w, e->cmt, e->jump);
-        return 0;
-    }
-    return 0;
-}
-
-static int run_queue(SensWork *w, double t, int inclusive)
-{
-    while (w->nq > 0 && (w->q[0].t < t || (inclusive && w->q[0].t == t))) {
-        QEvent e = w->q[0];
-        memmove(w->q, w->q + 1, sizeof *w->q * (size_t)(w->nq - 1));
-        w->nq--;
-        if (advance_to(w, e.t) != 0 || apply(w, &e) != 0)
-            return -1;
-    }
-    return 0;
+    if (e->kind != EVQ_INF_ON)
+        add_jump(ctx, e->cmt, e->tag);
 }
 
 static void reset(SensWork *w)
 {
-    memset(w->A, 0, sizeof *w->A * (size_t)w->nc);
+    evq_reset(w->q);
     memset(w->S, 0, sizeof *w->S * (size_t)w->nc * (size_t)w->np);
-    w->ninf = 0;
-    w->nq = 0;
-    recompute_rates(w);
 }
 
 /* ---- doses ------------------------------------------------------------------------ */
-
-typedef struct {
-    int cmt;
-    double amount;       /* F * AMT */
-    double rate, dur;    /* rate 0 for a bolus; dur INFINITY: constant */
-    double lag;
-    int jump;            /* AMT dF/dpi, or -1 */
-} Dose;
 
 /* Does $PK variable v (a Model.vars index, or -1) depend on pi here? */
 static int varies(const SensWork *w, int v)
@@ -409,8 +296,9 @@ static int varies(const SensWork *w, int v)
     return 0;
 }
 
-/* sim.c's make_dose for the cases whose derivative is implemented. */
-static int make_dose(SensWork *w, const DataRow *r, Dose *d)
+/* evq_dose for the cases whose derivative is implemented, with the
+ * dose's jump as its tag. */
+static int make_dose(SensWork *w, const DataRow *r, EvqDose *d)
 {
     const Prog *p = w->p;
     int c = r->cmt - 1;
@@ -418,68 +306,30 @@ static int make_dose(SensWork *w, const DataRow *r, Dose *d)
     if (r->ss > 0) {
         snprintf(msg, sizeof msg, "sensitivities with SS=%d records are not supported yet",
                  r->ss);
-        return fail(w, msg);
+        return evq_fail(w->q, msg);
     }
     if (r->rate < 0) {
         snprintf(msg, sizeof msg,
                  "sensitivities with modelled infusions (RATE=%g) are not supported yet",
                  r->rate);
-        return fail(w, msg);
+        return evq_fail(w->q, msg);
     }
-    if (c < 0 || c >= w->nc)
-        return fail(w, "the dose's compartment does not exist");
-    if (varies(w, p->alag_var[c]))
-        return fail(w, "sensitivities with a lag time ALAG that depends on a THETA or an ETA "
-                       "are not supported yet");
-    double f = p->f_var[c] >= 0 ? w->vars[p->f_var[c]] : 1.0;
-    d->cmt = c;
-    d->lag = p->alag_var[c] >= 0 ? w->vars[p->alag_var[c]] : 0.0;
-    d->amount = f * r->amt;
-    d->rate = 0;
-    d->dur = 0;
-    if (!(f >= 0) || !(d->lag >= 0))
-        return fail(w, "bioavailability F and lag time ALAG must be >= 0");
-    if (r->rate > 0) {
-        d->rate = r->rate;
-        d->dur = r->amt > 0 ? d->amount / d->rate : INFINITY;
-    }
+    /* an invalid compartment is evq_dose's to report */
+    if (c >= 0 && c < w->nc && varies(w, p->alag_var[c]))
+        return evq_fail(w->q, "sensitivities with a lag time ALAG that depends on a THETA or "
+                              "an ETA are not supported yet");
+    const char *why = evq_dose(p, w->vars, r, d);
+    if (why)
+        return evq_fail(w->q, why);
     /* a constant infusion (AMT 0) has no end to move */
-    d->jump = d->rate > 0 && !isfinite(d->dur) ? -1 : new_jump(w, c, r->amt);
-    return d->jump == -2 ? -1 : 0;
-}
-
-static int schedule(SensWork *w, const Dose *d, double t, int now)
-{
-    double t0 = t + d->lag;
-    if (d->rate > 0) {
-        int id = ++w->next_id;
-        if (now && t0 == w->t) {
-            if (start_infusion(w, id, d->cmt, d->rate) != 0)
-                return -1;
-        } else if (push(w, (QEvent){ t0, 0, Q_INF_ON, d->cmt, 0, d->rate, id, -1 }) != 0) {
-            return -1;
-        }
-        if (isfinite(d->dur))
-            return push(w, (QEvent){ t0 + d->dur, 0, Q_INF_OFF, d->cmt, 0, 0, id, d->jump });
-        return 0;
-    }
-    if (now && t0 == w->t) {
-        w->A[d->cmt] += d->amount;
-        add_jump(w, d->cmt, d->jump);
-        return 0;
-    }
-    return push(w, (QEvent){ t0, 0, Q_BOLUS, d->cmt, d->amount, 0, 0, d->jump });
+    d->tag = d->rate > 0 && !isfinite(d->dur) ? -1 : new_jump(w, c, r->amt);
+    return d->tag == -2 ? -1 : 0;
 }
 
 static int dose_record(SensWork *w, const DataRow *r)
 {
-    Dose d;
-    if (make_dose(w, r, &d) != 0 || schedule(w, &d, r->time, 1) != 0)
-        return -1;
-    for (int k = 1; k <= r->addl; k++)
-        if (schedule(w, &d, r->time + k * r->ii, 0) != 0)
-            return -1;
-    return 0;
+    EvqDose d;
+    return make_dose(w, r, &d) != 0 ? -1 : evq_give(w->q, &d, r);
 }
 
 /* ---- a subject ---------------------------------------------------------------------- */
@@ -489,25 +339,20 @@ int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *thet
 {
     const DataSubject *s = &ds->subjects[subject];
     int np = w->np;
-    w->ds = ds;
-    w->subject = subject;
-    w->err[0] = '\0';
     w->row = NULL;
-    w->t = s->n > 0 ? ds->rows[s->first].time : 0;
     w->in.v[GIN_THETA] = theta;
     w->in.v[GIN_ETA] = eta ? eta : w->zeros;
     w->in.v[GIN_EPS] = w->zeros;
     w->in.v[GIN_PARAM] = w->vars;
     w->in.v[GIN_TIME] = &w->tin;
-    w->next_id = 0;
-    w->seq = 0;
     w->njump = 0;
     memset(w->vars, 0, sizeof *w->vars * (size_t)w->p->nvars);
-    reset(w);
+    evq_start(w->q, s->id, s->n > 0 ? ds->rows[s->first].time : 0);
+    memset(w->S, 0, sizeof *w->S * (size_t)w->nc * (size_t)np);
     for (int k = 0; k < s->n; k++) {
         const DataRow *r = &ds->rows[s->first + k];
         eval_pk(w, r);
-        if (run_queue(w, r->time, 0) != 0 || advance_to(w, r->time) != 0)
+        if (evq_enter(w->q, r) != 0)
             return -1;
         if (r->evid == 3 || r->evid == 4)
             reset(w);
@@ -515,9 +360,9 @@ int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *thet
             return -1;
         for (int i = 0; i < w->nc * (np + 1); i++)
             if (!isfinite(i < w->nc ? w->A[i] : w->S[i - w->nc]))
-                return fail(w, "an amount or its sensitivity is not finite");
+                return evq_fail(w->q, "an amount or its sensitivity is not finite");
         eval_pred(w, &pred[k], dpred + (size_t)k * (size_t)np);
-        if (run_queue(w, r->time, 1) != 0)
+        if (evq_leave(w->q, r) != 0)
             return -1;
     }
     return 0;

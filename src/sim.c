@@ -2,12 +2,11 @@
  * sim.c -- the event engine: a subject's records -> amounts and
  * predictions, with NONMEM PREDPP's semantics (see sim.h).
  *
- * State of one subject: the time t, the amounts A, the active zero-order
- * infusions, and a queue of implied events (additional and lagged doses,
- * infusion starts and ends) ordered by time and then by the order they
- * were made in.  Between two events the system is advanced either
- * exactly (dA/dt = K A + b + r: K and b from the tapes at A = 0, r the
- * infusion rates) or by CVODES, restarted at every event.
+ * State of one subject: the amounts A, and in an Evq (evq.h) the time,
+ * the active zero-order infusions and the queue of implied events.
+ * Between two events the system is advanced either exactly (dA/dt = K A
+ * + b + r: K and b from the tapes at A = 0, r the infusion rates) or by
+ * CVODES, restarted at every event.
  *
  * Steady state (SS = 1, 2) is the fixed point a* = Phi(a*) of the map
  * Phi over one dosing interval that starts at the dose record: exact on
@@ -24,25 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evq.h"
 #include "linpk.h"
 #include "ode.h"
-
-typedef enum { Q_BOLUS, Q_INF_ON, Q_INF_OFF } QKind;
-
-typedef struct {
-    double t;
-    long seq;            /* tie-break: the order the events were made in */
-    QKind kind;
-    int cmt;             /* 0-based */
-    double amount;       /* Q_BOLUS */
-    double rate;         /* Q_INF_ON */
-    int id;              /* pairs an infusion's start and end */
-} QEvent;
-
-typedef struct {
-    int id, cmt;
-    double rate;
-} Infusion;
 
 struct SimWork {
     const Prog *p;
@@ -50,29 +33,25 @@ struct SimWork {
     int nc, nv;
     OdeWork *ode, *ode_ss;
     LinWork *lin;
-    double *A, *vars, *work, *outb, *K, *b, *brate, *rates, *zeros;
+    double *A, *vars, *work, *outb, *K, *b, *brate, *zeros;
     double *M, *c, *Ms, *cs, *S, *tmp;
     double *ron, *ss_a, *ss_next;   /* steady-state scratch */
     double *pk_prev;           /* $PK outputs at the previous record */
     int dirty;                 /* a discontinuity since the last ODE advance */
-    QEvent *q;
-    int nq, capq;
-    long seq;
-    Infusion *inf;
-    int ninf, capinf, next_id;
+    Evq *q;                    /* the time, infusions and implied events */
+    const double *rates;       /* evq_rates(q) */
     const double *rates_now;   /* the rates the right-hand side adds */
     GInputs in;
-    double t, tin;             /* current time; the tapes' TIME input */
+    double tin;                /* the tapes' TIME input */
     const DataRow *row;        /* whose covariates hold now */
-    const Dataset *ds;
-    int subject;
-    char err[320];
 };
 
 /* ---- workspace ---------------------------------------------------------- */
 
 static int rhs_cb(double t, const double *y, double *ydot, void *ctx);
 static int jac_cb(double t, const double *y, double *J, void *ctx);
+static int advance_cb(void *ctx, double t0, double t1);
+static void applied_cb(void *ctx, const EvqEvent *e);
 
 static size_t max_work(const Prog *p)
 {
@@ -101,7 +80,6 @@ SimWork *sim_work_new(const Prog *p, const SimOpts *o)
     w->K = mem_calloc(n2, sizeof(double));
     w->b = mem_calloc(n1, sizeof(double));
     w->brate = mem_calloc(n1, sizeof(double));
-    w->rates = mem_calloc(n1, sizeof(double));
     w->zeros = mem_calloc(n1 + (size_t)p->m->sigma.n + (size_t)p->m->omega.n, sizeof(double));
     w->M = mem_calloc(n2, sizeof(double));
     w->c = mem_calloc(n1, sizeof(double));
@@ -114,8 +92,13 @@ SimWork *sim_work_new(const Prog *p, const SimOpts *o)
     w->ss_next = mem_calloc(n1, sizeof(double));
     w->pk_prev = mem_calloc((size_t)p->npk + 1, sizeof(double));
     int ok = w->A && w->vars && w->work && w->outb && w->K && w->b && w->brate &&
-             w->rates && w->zeros && w->M && w->c && w->Ms && w->cs && w->S && w->tmp &&
+             w->zeros && w->M && w->c && w->Ms && w->cs && w->S && w->tmp &&
              w->ron && w->ss_a && w->ss_next && w->pk_prev;
+    if (ok) {
+        EvqHooks h = { w, advance_cb, applied_cb };
+        ok = (w->q = evq_new(nc, w->A, &h)) != NULL;
+        w->rates = ok ? evq_rates(w->q) : NULL;
+    }
     if (ok && p->des) {
         OdeSys sys = { nc, 0, rhs_cb, jac_cb, NULL };
         OdeOpts oo = { o->rtol, o->atol, o->adams, o->maxsteps };
@@ -138,28 +121,19 @@ void sim_work_free(SimWork **pw)
     ode_free(&w->ode);
     ode_free(&w->ode_ss);
     lin_free(&w->lin);
-    double *arr[] = { w->A, w->vars, w->work, w->outb, w->K, w->b, w->brate, w->rates,
-                      w->zeros, w->M, w->c, w->Ms, w->cs, w->S, w->tmp,
+    double *arr[] = { w->A, w->vars, w->work, w->outb, w->K, w->b, w->brate, w->zeros,
+                      w->M, w->c, w->Ms, w->cs, w->S, w->tmp,
                       w->ron, w->ss_a, w->ss_next, w->pk_prev };
     for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
         mem_free(arr[i]);
-    mem_free(w->q);
-    mem_free(w->inf);
+    evq_free(&w->q);
     mem_free(w);
     *pw = NULL;
 }
 
 const char *sim_error(const SimWork *w)
 {
-    return w->err;
-}
-
-static int fail(SimWork *w, const char *what)
-{
-    const DataSubject *s = &w->ds->subjects[w->subject];
-    snprintf(w->err, sizeof w->err, "subject ID %g, TIME %g (row %d): %s", s->id, w->t,
-             w->row ? w->row->row : 0, what);
-    return -1;
+    return evq_error(w->q);
 }
 
 /* ---- the tapes ------------------------------------------------------------ */
@@ -249,7 +223,7 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
             w->brate[i] = w->b[i] + r[i];
         if (S) {
             if (lin_step_map(w->lin, nc, w->K, w->brate, t1 - t0, w->Ms, w->cs) != 0)
-                return fail(w, "the exact solution is not finite (check the parameters)");
+                return evq_fail(w->q, "the exact solution is not finite (check the parameters)");
             /* A <- Ms A + cs, S <- Ms S */
             for (int i = 0; i < nc; i++) {
                 double v = w->cs[i];
@@ -269,7 +243,7 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
             return 0;
         }
         if (lin_advance(w->lin, nc, w->K, w->brate, t1 - t0, A) != 0)
-            return fail(w, "the exact solution is not finite (check the parameters)");
+            return evq_fail(w->q, "the exact solution is not finite (check the parameters)");
         return 0;
     }
     w->rates_now = r;
@@ -282,190 +256,36 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
     w->dirty = S || r != w->rates || rc != 0;
     w->rates_now = w->rates;
     if (rc != 0)
-        return fail(w, ode_error(S ? w->ode_ss : w->ode));
+        return evq_fail(w->q, ode_error(S ? w->ode_ss : w->ode));
     return 0;
 }
 
-static void recompute_rates(SimWork *w)
+/* ---- events (evq.h) ------------------------------------------------------------- */
+
+static int advance_cb(void *ctx, double t0, double t1)
 {
-    w->dirty = 1;
-    memset(w->rates, 0, sizeof *w->rates * (size_t)w->nc);
-    for (int i = 0; i < w->ninf; i++)
-        w->rates[w->inf[i].cmt] += w->inf[i].rate;
+    SimWork *w = ctx;
+    return advance(w, t0, t1, w->A, w->rates, NULL);
 }
 
-static int advance_to(SimWork *w, double t1)
+/* Every event changes the amounts or the rates: CVODES restarts. */
+static void applied_cb(void *ctx, const EvqEvent *e)
 {
-    if (advance(w, w->t, t1, w->A, w->rates, NULL) != 0)
-        return -1;
-    if (t1 > w->t)
-        w->t = t1;
-    return 0;
-}
-
-/* ---- the queue of implied events ----------------------------------------------- */
-
-static int push(SimWork *w, QEvent e)
-{
-    if (w->nq == w->capq) {
-        int nc = w->capq ? 2 * w->capq : 16;
-        QEvent *nq = mem_realloc(w->q, sizeof *nq * (size_t)nc);
-        if (!nq)
-            return fail(w, "out of memory");
-        w->q = nq;
-        w->capq = nc;
-    }
-    e.seq = w->seq++;
-    int i = w->nq++;
-    while (i > 0 && (w->q[i - 1].t > e.t || (w->q[i - 1].t == e.t && w->q[i - 1].seq > e.seq))) {
-        w->q[i] = w->q[i - 1];
-        i--;
-    }
-    w->q[i] = e;
-    return 0;
-}
-
-static int start_infusion(SimWork *w, int id, int cmt, double rate)
-{
-    if (w->ninf == w->capinf) {
-        int nc = w->capinf ? 2 * w->capinf : 8;
-        Infusion *ni = mem_realloc(w->inf, sizeof *ni * (size_t)nc);
-        if (!ni)
-            return fail(w, "out of memory");
-        w->inf = ni;
-        w->capinf = nc;
-    }
-    w->inf[w->ninf++] = (Infusion){ id, cmt, rate };
-    recompute_rates(w);
-    return 0;
-}
-
-static void stop_infusion(SimWork *w, int id)
-{
-    for (int i = 0; i < w->ninf; i++)
-        if (w->inf[i].id == id) {
-            w->inf[i] = w->inf[--w->ninf];
-            break;
-        }
-    recompute_rates(w);
-}
-
-static int apply(SimWork *w, const QEvent *e)
-{
-    switch (e->kind) {
-    case Q_BOLUS:
-        w->A[e->cmt] += e->amount;
-        w->dirty = 1;
-        return 0;
-    case Q_INF_ON:
-        return start_infusion(w, e->id, e->cmt, e->rate);
-    case Q_INF_OFF:
-        stop_infusion(w, e->id);
-        return 0;
-    }
-    return 0;
-}
-
-/* Run the implied events before t (inclusive: at t too). */
-static int run_queue(SimWork *w, double t, int inclusive)
-{
-    while (w->nq > 0 && (w->q[0].t < t || (inclusive && w->q[0].t == t))) {
-        QEvent e = w->q[0];
-        memmove(w->q, w->q + 1, sizeof *w->q * (size_t)(w->nq - 1));
-        w->nq--;
-        if (advance_to(w, e.t) != 0 || apply(w, &e) != 0)
-            return -1;
-    }
-    return 0;
+    (void)e;
+    ((SimWork *)ctx)->dirty = 1;
 }
 
 static void reset(SimWork *w)
 {
-    memset(w->A, 0, sizeof *w->A * (size_t)w->nc);
-    w->ninf = 0;
-    w->nq = 0;
-    recompute_rates(w);
-}
-
-/* ---- doses ------------------------------------------------------------------------ */
-
-typedef struct {
-    int cmt;
-    double amount;       /* F * AMT */
-    double rate, dur;    /* infusion; rate 0 for a bolus; dur INFINITY: constant */
-    double lag;
-} Dose;
-
-static double var_or(const SimWork *w, int v, double dflt)
-{
-    return v >= 0 ? w->vars[v] : dflt;
-}
-
-/* The dose a record gives, with F, ALAG, R and D applied. */
-static int make_dose(SimWork *w, const DataRow *r, Dose *d)
-{
-    const Prog *p = w->p;
-    int c = r->cmt - 1;
-    if (c < 0 || c >= w->nc)
-        return fail(w, "the dose's compartment does not exist");
-    double f = var_or(w, p->f_var[c], 1.0);
-    d->cmt = c;
-    d->lag = var_or(w, p->alag_var[c], 0.0);
-    d->amount = f * r->amt;
-    d->rate = 0;
-    d->dur = 0;
-    if (!(f >= 0) || !(d->lag >= 0))
-        return fail(w, "bioavailability F and lag time ALAG must be >= 0");
-    if (r->rate > 0) {
-        d->rate = r->rate;
-        d->dur = r->amt > 0 ? d->amount / d->rate : INFINITY;
-    } else if (r->rate == -1) {
-        if (p->r_var[c] < 0)
-            return fail(w, "RATE=-1 asks for a modelled rate: define R<n> in $PK");
-        d->rate = w->vars[p->r_var[c]];
-        if (!(d->rate > 0))
-            return fail(w, "the modelled rate R<n> must be > 0");
-        d->dur = d->amount / d->rate;
-    } else if (r->rate == -2) {
-        if (p->d_var[c] < 0)
-            return fail(w, "RATE=-2 asks for a modelled duration: define D<n> in $PK");
-        d->dur = w->vars[p->d_var[c]];
-        if (!(d->dur > 0))
-            return fail(w, "the modelled duration D<n> must be > 0");
-        d->rate = d->amount / d->dur;
-    }
-    return 0;
-}
-
-/* Put a dose given at time t into the queue (or apply it now). */
-static int schedule(SimWork *w, const Dose *d, double t, int now)
-{
-    double t0 = t + d->lag;
-    if (d->rate > 0) {
-        int id = ++w->next_id;
-        if (now && t0 == w->t) {
-            if (start_infusion(w, id, d->cmt, d->rate) != 0)
-                return -1;
-        } else if (push(w, (QEvent){ t0, 0, Q_INF_ON, d->cmt, 0, d->rate, id }) != 0) {
-            return -1;
-        }
-        if (isfinite(d->dur))
-            return push(w, (QEvent){ t0 + d->dur, 0, Q_INF_OFF, d->cmt, 0, 0, id });
-        return 0;
-    }
-    if (now && t0 == w->t) {
-        w->A[d->cmt] += d->amount;
-        w->dirty = 1;
-        return 0;
-    }
-    return push(w, (QEvent){ t0, 0, Q_BOLUS, d->cmt, d->amount, 0, 0 });
+    evq_reset(w->q);
+    w->dirty = 1;
 }
 
 /* ---- steady state ---------------------------------------------------------------- */
 
 /* Phi over one interval tau from t0: a -> state at t0 + tau, given the
  * dose at t0 + lag; with S, also dPhi/da (S must hold I on entry). */
-static int period_map(SimWork *w, const Dose *d, double t0, double tau, double *a, double *S)
+static int period_map(SimWork *w, const EvqDose *d, double t0, double tau, double *a, double *S)
 {
     double *ron = w->ron, *none = w->zeros;
     memset(ron, 0, sizeof *ron * (size_t)w->nc);
@@ -487,14 +307,15 @@ static int period_map(SimWork *w, const Dose *d, double t0, double tau, double *
 
 /* The amounts at the dose record when the dose has been given every tau
  * forever (before this record's own dose, which is then scheduled). */
-static int steady_state(SimWork *w, const Dose *d, double t0, double tau, double *out)
+static int steady_state(SimWork *w, const EvqDose *d, double t0, double tau, double *out)
 {
     int nc = w->nc;
     if (d->rate > 0 && isfinite(d->dur) && d->lag + d->dur > tau)
-        return fail(w, "a steady-state infusion longer than the dosing interval (with its lag) "
-                       "is not supported");
+        return evq_fail(w->q, "a steady-state infusion longer than the dosing interval "
+                              "(with its lag) is not supported");
     if (d->lag >= tau && !(d->rate > 0 && !isfinite(d->dur)))
-        return fail(w, "a steady-state dose's lag time must be shorter than the interval II");
+        return evq_fail(w->q, "a steady-state dose's lag time must be shorter than the "
+                              "interval II");
     /* Phi(a) = M a + c exactly on the linear path; on the ODE path M and c
      * are its linearisation at the current a, and iterating the solve is
      * Newton's method */
@@ -516,8 +337,8 @@ static int steady_state(SimWork *w, const Dose *d, double t0, double tau, double
             w->c[i] = v;
         }
         if (lin_fixed_point(w->lin, nc, w->S, w->c, next) != 0)
-            return fail(w, "no steady state: an amount never returns (e.g. a compartment "
-                           "without elimination)");
+            return evq_fail(w->q, "no steady state: an amount never returns (e.g. a compartment "
+                                  "without elimination)");
         double change = 0, size = 0;
         for (int i = 0; i < nc; i++) {
             change = fmax(change, fabs(next[i] - out[i]));
@@ -528,16 +349,17 @@ static int steady_state(SimWork *w, const Dose *d, double t0, double tau, double
         if (use_exact(w) || change <= 1e-12 * (size + 1e-3 * scale) || change == 0)
             return 0;
     }
-    return fail(w, "the steady state did not converge in 100 Newton steps");
+    return evq_fail(w->q, "the steady state did not converge in 100 Newton steps");
 }
 
 /* ---- one record ---------------------------------------------------------------------- */
 
 static int dose_record(SimWork *w, const DataRow *r)
 {
-    Dose d;
-    if (make_dose(w, r, &d) != 0)
-        return -1;
+    EvqDose d;
+    const char *why = evq_dose(w->p, w->vars, r, &d);
+    if (why)
+        return evq_fail(w->q, why);
     if (r->ss > 0) {
         double *ss = w->M;   /* not ss_a/ss_next: steady_state uses those */
         double tau = r->ii > 0 ? r->ii : 1.0;   /* a constant infusion has no interval */
@@ -549,12 +371,7 @@ static int dose_record(SimWork *w, const DataRow *r)
             w->A[i] += ss[i];
         w->dirty = 1;
     }
-    if (schedule(w, &d, r->time, 1) != 0)
-        return -1;
-    for (int k = 1; k <= r->addl; k++)
-        if (schedule(w, &d, r->time + k * r->ii, 0) != 0)
-            return -1;
-    return 0;
+    return evq_give(w->q, &d, r);
 }
 
 static void store(SimWork *w, SimOut *out, int row, const double *eps)
@@ -581,27 +398,21 @@ int sim_subject(SimWork *w, const Dataset *ds, int subject, const double *theta,
 {
     const DataSubject *s = &ds->subjects[subject];
     const Model *m = w->p->m;
-    w->ds = ds;
-    w->subject = subject;
-    w->err[0] = '\0';
     w->row = NULL;
-    w->t = s->n > 0 ? ds->rows[s->first].time : 0;
     w->in.v[GIN_THETA] = theta;
     w->in.v[GIN_ETA] = eta ? eta : w->zeros;
     w->in.v[GIN_EPS] = w->zeros;
     w->in.v[GIN_PARAM] = w->vars;
     w->in.v[GIN_TIME] = &w->tin;
     w->rates_now = w->rates;
-    w->next_id = 0;
-    w->seq = 0;
     memset(w->vars, 0, sizeof *w->vars * (size_t)w->nv);
-    reset(w);
+    evq_start(w->q, s->id, s->n > 0 ? ds->rows[s->first].time : 0);
     w->dirty = 1;
     for (int k = 0; k < s->n; k++) {
         int ri = s->first + k;
         const DataRow *r = &ds->rows[ri];
         eval_pk(w, r);
-        if (run_queue(w, r->time, 0) != 0 || advance_to(w, r->time) != 0)
+        if (evq_enter(w->q, r) != 0)
             return -1;
         if (r->evid == 3 || r->evid == 4)
             reset(w);
@@ -609,9 +420,9 @@ int sim_subject(SimWork *w, const Dataset *ds, int subject, const double *theta,
             return -1;
         for (int i = 0; i < w->nc; i++)
             if (!isfinite(w->A[i]))
-                return fail(w, "an amount is not finite");
+                return evq_fail(w->q, "an amount is not finite");
         store(w, out, ri, eps ? eps + (size_t)ri * (size_t)m->sigma.n : NULL);
-        if (run_queue(w, r->time, 1) != 0)
+        if (evq_leave(w->q, r) != 0)
             return -1;
     }
     return 0;

@@ -12,7 +12,7 @@
  * The two must agree to 1e-5 relative, with an absolute floor of 1e-7
  * times the subject's largest prediction (a derivative that is zero can
  * only be matched to the differences' noise).  The predictions themselves
- * must equal sim_subject's, which keeps sens.c's copy of the event logic
+ * must equal sim_subject's, which keeps sens.c and sim.c on one event engine (src/evq.c)
  * honest.
  */
 #include <math.h>
