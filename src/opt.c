@@ -49,8 +49,7 @@
  * gradient, max_i |g_i| max(|x_i|, 1) / max(|f|, 1): invariant to the
  * scale of f (a -2 log likelihood of 10^4 and one of 10 converge alike)
  * and of large x.  The function test stops when an iteration lowers f by
- * less than ftol relative; a step that does not lower f at all always
- * stops there.
+ * less than ftol relative (ftol = 0 turns the test off).
  *
  * Bounds.  x = lo + (hi - lo) / (1 + e^-u) with two finite bounds,
  * lo + e^u or hi - e^u with one, and x = u with none, so the minimiser
@@ -159,6 +158,7 @@ void opt_defaults(OptSettings *s)
     s->max_eval = 10000;
     s->gtol = 1e-6;
     s->ftol = 1e-12;
+    s->fnoise = 1e-13;
     s->c1 = 1e-4;
     s->c2 = 0.9;
     s->max_step = 0;
@@ -361,6 +361,7 @@ typedef struct {
     const double *x;            /* the base point */
     double f0, d0;              /* phi(0), phi'(0) < 0 */
     double c1, c2;
+    double epsf;                /* absolute noise of f near f0 */
     int *nfev, max_eval;
     int fn_code;                /* the objective's code on LS_ABORT */
     LsPoint lo;                 /* best step with sufficient decrease */
@@ -418,6 +419,16 @@ static int curvature(const LineSearch *ls, const LsPoint *p)
     return fabs(p->d) <= -ls->c2 * ls->d0;
 }
 
+/* Where the decrease Armijo asks for is below the noise of f, f cannot
+ * tell a good step from a bad one but the slope still can (Hager & Zhang's
+ * approximate Wolfe conditions): accept the curvature condition with f no
+ * higher than the noise allows. */
+static int approx_wolfe(const LineSearch *ls, const LsPoint *p)
+{
+    return -ls->c1 * p->a * ls->d0 <= ls->epsf && p->f <= ls->f0 + ls->epsf &&
+           curvature(ls, p);
+}
+
 /* N&W Alg. 3.6 on the bracket [lo, hi] (either order); hi_ok == 0 when
  * hi could not be evaluated.  lo is ls->lo when have_lo, else step 0. */
 static LsCode ls_zoom(LineSearch *ls, LsPoint hi, int hi_ok, int trials)
@@ -447,6 +458,10 @@ static LsCode ls_zoom(LineSearch *ls, LsPoint hi, int hi_ok, int trials)
             hi = p;
             hi_ok = 0;
             continue;
+        }
+        if (approx_wolfe(ls, &p)) {
+            ls_take(ls, &p);
+            return LS_OK;
         }
         if (!armijo(ls, &p) || p.f >= lo.f) {
             hi = p;
@@ -488,6 +503,10 @@ static LsCode line_search(LineSearch *ls, double a1, double amax)
             return LS_ABORT;
         if (rc > 0)
             return ls_zoom(ls, p, 0, trials + 1);
+        if (approx_wolfe(ls, &p)) {
+            ls_take(ls, &p);
+            return LS_OK;
+        }
         if (!armijo(ls, &p) || (trials > 0 && p.f >= prev.f))
             return ls_zoom(ls, p, 1, trials + 1);
         if (curvature(ls, &p)) {
@@ -521,9 +540,9 @@ static LsCode line_search(LineSearch *ls, double a1, double amax)
 
 static int settings_ok(const OptSettings *s)
 {
-    return s->max_iter >= 0 && s->max_eval >= 1 && s->gtol >= 0 && s->ftol >= 0 &&
+    return s->max_iter >= 0 && s->max_eval >= 1 && s->gtol >= 0 && s->ftol >= 0 && s->fnoise >= 0 &&
            s->c1 > 0 && s->c1 < s->c2 && s->c2 < 1 && s->max_step >= 0 &&
-           isfinite(s->gtol) && isfinite(s->ftol) && isfinite(s->max_step);
+           isfinite(s->gtol) && isfinite(s->ftol) && isfinite(s->fnoise) && isfinite(s->max_step);
 }
 
 static OptStatus finish(OptResult *r, OptStatus st, const OptWork *w, const double *x,
@@ -632,6 +651,7 @@ OptStatus opt_minimize(OptWork *w, OptFn fn, void *ctx, double *x,
             amax = s->max_step > 0 ? s->max_step / dmax : HUGE_VAL;
             ls.f0 = f;
             ls.d0 = d0;
+            ls.epsf = s->fnoise * fmax(fabs(f), 1.0);
             lc = line_search(&ls, a1, amax);
             if (lc == LS_FAIL && !reset && w->npair > 0) {
                 /* Once: a stale H may point badly; try steepest descent. */
@@ -666,7 +686,7 @@ OptStatus opt_minimize(OptWork *w, OptFn fn, void *ctx, double *x,
             return finish(r, OPT_STOPPED, w, x, f, iter, nfev);
         if (scaled_grad(n, x, w->g, f) <= s->gtol)
             return finish(r, OPT_CONVERGED_GRAD, w, x, f, iter, nfev);
-        if (fprev - f <= s->ftol * fmax(fmax(fabs(fprev), fabs(f)), 1.0))
+        if (s->ftol > 0 && fprev - f <= s->ftol * fmax(fmax(fabs(fprev), fabs(f)), 1.0))
             return finish(r, OPT_CONVERGED_FTOL, w, x, f, iter, nfev);
     }
 }

@@ -56,7 +56,9 @@ typedef struct {
     int    max_iter;        /* iterations (line searches); default 1000 */
     int    max_eval;        /* objective evaluations; default 10000 */
     double gtol;            /* max_i |g_i| max(|x_i|, 1) / max(|f|, 1); 1e-6 */
-    double ftol;            /* (f_prev - f) / max(|f_prev|, |f|, 1); 1e-12 */
+    double ftol;            /* (f_prev - f) / max(|f_prev|, |f|, 1); 1e-12; 0: off */
+    double fnoise;          /* relative accuracy of f (rounding, an ODE
+                               solver's tolerance); 1e-13 */
     double c1, c2;          /* Wolfe constants, 0 < c1 < c2 < 1; 1e-4, 0.9 */
     double max_step;        /* cap on max_i |x_i step|; 0: none (default) */
     OptCallback callback;   /* optional, NULL by default */

@@ -71,6 +71,7 @@ typedef struct {
     int ndecls, capdecls;
     StrMap *decl_map;                /* name -> index into decls */
     StrMap *var_map;                 /* name -> index into Model vars */
+    StrMap *des_map;                 /* $DES locals: seen only from $DES */
     struct PendingBlock *pending;    /* OMEGA/SIGMA blocks, for random_assemble */
     int npending, cappending;
     int rcap[2];                     /* capacity of omega's and sigma's arrays */
@@ -364,9 +365,20 @@ static int declare(Sema *s, const char *name, DeclKind kind, int index, Span at)
     return 1;
 }
 
+/* A variable by name, as the record being checked sees it: $DES locals
+ * shadow nothing and are seen only from $DES, so $ERROR may reuse their
+ * names for quantities of its own. */
 static int find_var(const Sema *s, const char *name)
 {
-    return name ? smap_get(s->var_map, name) : -1;
+    if (!name)
+        return -1;
+    int v = smap_get(s->var_map, name);
+    if (v < 0 || s->cur == REC_DES) {
+        int d = smap_get(s->des_map, name);
+        if (d >= 0 && (s->cur == REC_DES || v < 0))
+            return d;
+    }
+    return v;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1148,11 +1160,13 @@ static void collect_assign(Sema *s, Stmt *st)
         return;
     }
     int v = find_var(s, st->name);
+    if (v >= 0 && m->vars[v].rec == REC_DES && s->cur != REC_DES)
+        v = -1;   /* a $DES local of that name is out of sight here */
     if (v < 0) {
         ModelVar mv = { st->name, s->cur, st->name_span };
         MEM_PUSH(s->a, m->vars, m->nvars, s->capvars, mv);
         v = m->nvars - 1;
-        smap_put(s->var_map, st->name, v);
+        smap_put(s->cur == REC_DES ? s->des_map : s->var_map, st->name, v);
     } else if (m->vars[v].rec != s->cur) {
         err(s, st->name_span, "give the new quantity its own name",
             "'%s' belongs to $%s and cannot be assigned in $%s", st->name,
@@ -2449,6 +2463,7 @@ Model *sema_check(Arena *a, Diag *d, const Ast *t)
     s.assign_var = -1;
     s.decl_map = smap_new(a);
     s.var_map = smap_new(a);
+    s.des_map = smap_new(a);
     model_init(s.m, t);
     if (!t)
         return NULL;

@@ -532,6 +532,9 @@ static void test_records(void)
            "25:1: error: duplicate $COVARIANCE record",
            "24:1: note: the first $COVARIANCE record is here",
            "26:1: error: duplicate $PROBLEM record", NULL);
+    expect_clean("$ERROR may reuse the name of a $DES local for its own variable",
+                 "$PROBLEM t\n$COMPARTMENTS c(dose, observe)\n$THETA\n  k = 1\n  v = 10\n"
+                 "$DES\n  CP = c/v\n  d/dt(c) = -k*CP*v\n$ERROR\n  CP = c/v\n  Y = CP\n");
     expect_clean("$PK, $DES, $ERROR and $COMPARTMENTS repeat and join in file order",
                  HEAD PK DES ERR "$PK\n  Z = 1\n$COMPARTMENTS effect\n$DES\n  d/dt(effect) = Z - effect\n"
                  "$ERROR\n  W = Z + effect\n");
