@@ -545,6 +545,11 @@ static int integrate(OdeWork *w, double t0, double t1, double *y, double *S)
     return 0;
 }
 
+int ode_can_continue(const OdeWork *w, double t)
+{
+    return w->live && w->t_last == t;
+}
+
 int ode_continue(OdeWork *w, void *ctx, double t1, double *y, double *S)
 {
     if (!w->live) {

@@ -57,6 +57,10 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
  * Returns 0, or -1 with ode_error(). */
 int ode_continue(OdeWork *w, void *ctx, double t1, double *y, double *S);
 
+/* 1 when ode_continue() may go on from time t (the last integration was
+ * CVODES's own and ended well there). */
+int ode_can_continue(const OdeWork *w, double t);
+
 /* What went wrong in the last failed call, e.g. "the step size became
  * too small at t = 12.5 (CV_TOO_MUCH_WORK)". */
 const char *ode_error(const OdeWork *w);

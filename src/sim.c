@@ -248,7 +248,7 @@ static int advance(SimWork *w, double t0, double t1, double *A, const double *r,
     }
     w->rates_now = r;
     int rc;
-    if (!S && !w->dirty && r == w->rates)
+    if (!S && !w->dirty && r == w->rates && ode_can_continue(w->ode, t0))
         rc = ode_continue(w->ode, w, t1, A, NULL);   /* nothing changed since */
     else
         rc = ode_advance(S ? w->ode_ss : w->ode, w, t0, t1, A, S);
