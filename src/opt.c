@@ -45,6 +45,15 @@
  * After a failure the direction is reset to steepest descent once
  * (H = gamma I, pairs dropped) before the minimiser gives up.
  *
+ * Near the minimum the decrease Armijo asks for, c1 a |phi'(0)|, sinks
+ * below the noise of f (rounding in a sum of thousands of terms, an ODE
+ * solver's tolerance) and f can no longer rank the trials, while the
+ * slope still can.  There a trial is also accepted under Hager & Zhang's
+ * approximate Wolfe conditions: the curvature condition, and f no higher
+ * than phi(0) plus its noise (fnoise max(|f|, 1)).  Without this, every
+ * tight tolerance ends in "line search failed" at a point that is in fact
+ * optimal to working accuracy.
+ *
  * Convergence.  The gradient test is Dennis & Schnabel's relative
  * gradient, max_i |g_i| max(|x_i|, 1) / max(|f|, 1): invariant to the
  * scale of f (a -2 log likelihood of 10^4 and one of 10 converge alike)
@@ -60,7 +69,8 @@
  * Finite differences.  Central differences have truncation error
  * O(h^2) and rounding O(eps / h), balanced at h ~ eps^(1/3), the step
  * used both for the Hessian (from gradients) and the gradient check (from
- * f).  Each h is rounded so that x + h and x - h are exact.
+ * f).  Each h is rounded so that x + h is exact: the quotient then
+ * divides by the step actually taken.
  */
 #include "opt.h"
 
@@ -336,11 +346,13 @@ static int hess_update(OptWork *w)
             hy[i] = dot(n, H + (size_t)i * n, y);
         yhy = dot(n, y, hy);
         c = rho * rho * yhy + rho;
-        for (int i = 0; i < n; i++) {
-            double *Hi = H + (size_t)i * n;
-            for (int j = 0; j < n; j++)
-                Hi[j] += c * s[i] * s[j] - rho * (s[i] * hy[j] + hy[i] * s[j]);
-        }
+        /* One triangle, mirrored: H stays exactly symmetric. */
+        for (int i = 0; i < n; i++)
+            for (int j = i; j < n; j++) {
+                double v = H[(size_t)i * n + j] + c * s[i] * s[j] -
+                           rho * (s[i] * hy[j] + hy[i] * s[j]);
+                H[(size_t)i * n + j] = H[(size_t)j * n + i] = v;
+            }
     }
     w->npair++;
     return 1;
@@ -801,8 +813,9 @@ int opt_box_fn(void *box, const double *u, double *f, double *gu)
 
 /* --- derivative helpers ---------------------------------------------------- */
 
-/* The central-difference step for x_i, rounded so that x +- h are exact
- * (the difference quotient then divides by the step actually taken). */
+/* The central-difference step for x_i (shrunk by the given factor),
+ * rounded so that x + h is exact: the difference quotient then divides
+ * by the step actually taken. */
 static double fd_step(double xi, double shrink)
 {
     double h = shrink * cbrt(DBL_EPSILON) * fmax(fabs(xi), 1.0);

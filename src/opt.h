@@ -86,8 +86,9 @@ int      opt_size(const OptWork *w);
 
 void opt_defaults(OptSettings *s);
 
-/* Minimise fn from x (n = opt_size(w)); x receives the best point found,
- * whatever the status, and r everything else.  s may be NULL for the
+/* Minimise fn from x (n = opt_size(w)); x receives the last accepted
+ * iterate whatever the status (the start when none was), and r
+ * everything else.  s may be NULL for the
  * defaults.  Returns r->status. */
 OptStatus opt_minimize(OptWork *w, OptFn fn, void *ctx, double *x,
                        const OptSettings *s, OptResult *r);

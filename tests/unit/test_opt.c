@@ -145,6 +145,22 @@ static int uphill(void *vctx, const double *x, double *f, double *g)
     return 0;
 }
 
+/* sum w_i (x_i - 1)^2 + 10, with f (not g) carrying noise of 1e-9
+ * relative: a stand-in for an objective computed through an ODE solver. */
+static int noisy(void *vctx, const double *x, double *f, double *g)
+{
+    Ctx *c = vctx;
+    c->calls++;
+    *f = 10;
+    for (int i = 0; i < c->n; i++) {
+        double wi = 1 + i;
+        *f += wi * (x[i] - 1) * (x[i] - 1);
+        g[i] = 2 * wi * (x[i] - 1);
+    }
+    *f *= 1 + 1e-9 * sin(1e7 * x[0] + 3e6 * x[1]);
+    return 0;
+}
+
 static int nan_f(void *vctx, const double *x, double *f, double *g)
 {
     (void)vctx;
@@ -323,6 +339,26 @@ static void test_unevaluable(void)
         ok(r.status == OPT_CONVERGED_GRAD && max_dev(2, x, xs) < 1e-8,
            "%s barrier: backed off and converged to (%.10f, %.10f): %s", kind, x[0], x[1],
            r.message);
+        opt_free(&w);
+    }
+}
+
+static void test_noisy(void)
+{
+    static const double ones[4] = {1, 1, 1, 1};
+    OptSettings s = tight();
+    OptResult r;
+    s.gtol = 1e-9;
+    s.fnoise = 1e-8;
+    for (int lim = 0; lim <= 1; lim++) {
+        const char *kind = lim ? "L-BFGS" : "BFGS";
+        OptWork *w = lim ? opt_new_limited(4, 3) : opt_new(4);
+        Ctx c = {.n = 4};
+        double x[4] = {-3, 4, 0.5, 2};
+        opt_minimize(w, noisy, &c, x, &s, &r);
+        ok(r.status == OPT_CONVERGED_GRAD && max_dev(4, x, ones) < 1e-8,
+           "%s noisy f: the slope leads where f cannot (%s, |x - 1| %.1e)", kind, r.message,
+           max_dev(4, x, ones));
         opt_free(&w);
     }
 }
@@ -563,6 +599,25 @@ static void test_statuses(void)
                     distinct = 0;
         ok(distinct, "every status has its own message");
     }
+    {
+        Ctx c = {.n = 2};
+        x[0] = 1, x[1] = 1;
+        opt_minimize(w, rosen, &c, x, &s, &r);
+        ok(r.status == OPT_CONVERGED_GRAD && r.iterations == 0 && r.evaluations == 1,
+           "start at the optimum: converged after 1 evaluation, 0 iterations");
+    }
+    {
+        /* Everything FIXed: nothing to optimise, f evaluated once. */
+        static const unsigned char all[3] = {1, 1, 1};
+        double ex[3] = {1, 2, 3}, gx[3], u[1];
+        Ctx c = {.n = 3};
+        OptBox b = {.n = 3, .fixed = all, .fn = coupled, .ctx = &c, .x = ex, .gx = gx};
+        OptWork *w0 = opt_new(opt_box_nfree(&b));
+        opt_minimize(w0, opt_box_fn, &b, u, &s, &r);
+        ok(w0 && opt_size(w0) == 0 && r.status == OPT_CONVERGED_GRAD && c.calls == 1 && r.f == 8,
+           "all FIXed: n = 0, one evaluation, f = %g", r.f);
+        opt_free(&w0);
+    }
     ok(opt_new_limited(3, 0) == NULL && opt_new(-1) == NULL, "workspace: invalid sizes refused");
     opt_free(&w);
 }
@@ -616,6 +671,7 @@ int main(void)
     test_rosenbrock();
     test_quadratic();
     test_unevaluable();
+    test_noisy();
     test_transforms();
     test_bounds();
     test_fix();
