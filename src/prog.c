@@ -162,6 +162,31 @@ static int sens_tapes(Arena *a, Prog *p)
     } else {
         p->pred_var = -1;
     }
+
+    /* The residual weights H_k = dY/dEPS_k, nodes of their own, then
+     * differentiated like the prediction; the tape runs at EPS = 0, which
+     * is where NONMEM's linearisation takes them. */
+    int nes = p->neps = m->sigma.n, wr = 1 + npk + nc + np;
+    if (p->y_var >= 0 && p->li.var_out[p->y_var] >= 0) {
+        GNode *rows = mem_alloc(a, sizeof *rows * (size_t)(1 + nes));
+        GNode *ro = mem_alloc(a, sizeof *ro * ((size_t)(1 + nes) * (size_t)wr + 1));
+        rows[0] = graph_output(g, p->li.var_out[p->y_var]);
+        for (int k = 0; k < nes; k++)
+            rows[1 + k] = graph_diff(g, rows[0], graph_input(g, GIN_EPS, k));
+        int n = 0;
+        for (int r = 0; r <= nes; r++) {
+            GNode f = rows[r];
+            ro[n++] = f;
+            for (int j = 0; j < npk; j++)
+                ro[n++] = graph_diff(g, f, graph_input(g, GIN_PARAM, p->pk_var[j]));
+            for (int i = 0; i < nc; i++)
+                ro[n++] = graph_diff(g, f, graph_input(g, GIN_STATE, i));
+            for (int k = 0; k < np; k++)
+                ro[n++] = graph_diff(g, f, x[k]);
+        }
+        if (!(p->res_d = tape_compile(g, ro, n)))
+            return -1;
+    }
     return 0;
 }
 
@@ -241,4 +266,5 @@ void prog_free(Prog *p)
     tape_free(&p->pk_d);
     tape_free(&p->des_d);
     tape_free(&p->pred_d);
+    tape_free(&p->res_d);
 }

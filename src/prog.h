@@ -69,10 +69,17 @@ typedef struct {
      *           without $DES
      *   pred_d  err's inputs (EPS at 0) -> the prediction, then d/d(pk
      *           output j) (npk), d/d(A_i) (ncmt), d/d(pi_k) direct (np);
-     *           NULL without a prediction (pred_var -1) */
+     *           NULL without a prediction (pred_var -1)
+     *   res_d   err's inputs (EPS at 0) -> 1 + neps rows of pred_d's
+     *           layout, 1 + npk + ncmt + np each: row 0 is Y itself, row
+     *           1 + k is H_k = dY/dEPS_k, NONMEM's residual weight; each
+     *           row is the value, then its derivatives by the pk outputs,
+     *           the amounts and pi direct.  NULL without Y (y_var -1) */
     int np;
     Tape *pk_d, *des_d, *pred_d;
     int pred_var;            /* ipred_var, else y_var */
+    int neps;                /* sigma.n */
+    Tape *res_d;
 } Prog;
 
 /* Returns NULL (reported through d) when a tape cannot be built. */

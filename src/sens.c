@@ -9,6 +9,10 @@
  *   F_pi  = (df/dP) D + df/dpi|direct     the dfdp callback (des_d)
  *   dpred = (dh/dP) D + (dh/dA) S + dh/dpi|direct     at each record (pred_d)
  *
+ * NONMEM's residual weights H_k = dY/dEPS_k at EPS = 0 are functions of
+ * P, A and pi like the prediction, so dH_k/dpi is chained the same way
+ * from the res_d tape (the symbolic dY/dEPS_k, differentiated again).
+ *
  * Events whose effect depends on pi make S jump.  A bolus of F*AMT into
  * compartment c adds AMT dF/dpi to row c.  An infusion of F*AMT at a data
  * RATE R ends at t_e = t_0 + F*AMT/R; moving an event that switches the
@@ -41,7 +45,7 @@ struct SensWork {
     const Prog *p;
     int nc, np, npk, wd;     /* wd = npk + np: a row of des_d */
     OdeWork *ode;
-    double *A, *S, *vars, *work, *outb, *D, *G, *h, *zeros;
+    double *A, *S, *vars, *work, *outb, *D, *G, *h, *res, *zeros;
     const double *rates;     /* evq_rates(q) */
     int *pk_index;           /* Model.vars index -> pk output, or -1 */
     double *jumps;           /* pool of np-vectors; a dose's EvqDose.tag indexes it */
@@ -62,9 +66,9 @@ static void applied_cb(void *ctx, const EvqEvent *e);
 
 static size_t max_work(const Prog *p)
 {
-    const Tape *t[] = { p->pk, p->pk_d, p->des, p->jac, p->des_d, p->pred_d };
+    const Tape *t[] = { p->pk, p->pk_d, p->des, p->jac, p->des_d, p->pred_d, p->res_d };
     size_t m = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (t[i] && tape_work_size(t[i]) > m)
             m = tape_work_size(t[i]);
     return m;
@@ -87,10 +91,11 @@ SensWork *sens_work_new(const Prog *p, const SimOpts *o)
     w->D = mem_calloc((size_t)npk * (size_t)np + 1, sizeof(double));
     w->G = mem_calloc(n1 * ((size_t)w->wd + 1), sizeof(double));
     w->h = mem_calloc((size_t)(1 + w->wd + nc) + 1, sizeof(double));
+    w->res = mem_calloc((size_t)(1 + p->neps) * (size_t)(1 + w->wd + nc) + 1, sizeof(double));
     w->zeros = mem_calloc(n1 + (size_t)p->m->sigma.n + (size_t)p->m->omega.n, sizeof(double));
     w->pk_index = mem_calloc((size_t)p->nvars + 1, sizeof(int));
     int ok = w->A && w->S && w->vars && w->work && w->outb && w->D && w->G && w->h &&
-             w->zeros && w->pk_index;
+             w->res && w->zeros && w->pk_index;
     if (ok) {
         EvqHooks h = { w, advance_cb, applied_cb };
         ok = (w->q = evq_new(nc, w->A, &h)) != NULL;
@@ -119,7 +124,7 @@ void sens_work_free(SensWork **pw)
         return;
     ode_free(&w->ode);
     double *arr[] = { w->A, w->S, w->vars, w->work, w->outb, w->D, w->G, w->h,
-                      w->zeros, w->jumps };
+                      w->res, w->zeros, w->jumps };
     for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
         mem_free(arr[i]);
     mem_free(w->pk_index);
@@ -196,32 +201,67 @@ static void eval_pk(SensWork *w, const DataRow *r)
     tape_eval(p->pk_d, &w->in, w->work, w->D);
 }
 
-/* The prediction and its gradient at the current state. */
-static void eval_pred(SensWork *w, double *pred, double *dpred)
+/* A value and its gradient from a row of pred_d's layout, (value,
+ * d/dP (npk), d/dA (ncmt), d/dpi direct (np)): grad = (d/dP) D + (d/dA) S
+ * + direct.  grad may be NULL. */
+static void chain(const SensWork *w, const double *row, double *val, double *grad)
 {
-    const Prog *p = w->p;
     int np = w->np, npk = w->npk, nc = w->nc;
-    if (!p->pred_d) {
-        *pred = NAN;
-        for (int k = 0; k < np; k++)
-            dpred[k] = NAN;
+    const double *hP = row + 1, *hA = hP + npk, *hd = hA + nc;
+    if (val)
+        *val = row[0];
+    if (!grad)
         return;
-    }
-    w->tin = w->row->time;
-    w->in.v[GIN_STATE] = w->A;
-    tape_eval(p->pred_d, &w->in, w->work, w->h);
-    const double *hP = w->h + 1, *hA = hP + npk, *hd = hA + nc;
-    *pred = w->h[0];
     for (int k = 0; k < np; k++)
-        dpred[k] = hd[k];
+        grad[k] = hd[k];
     for (int j = 0; j < npk; j++)
         if (hP[j] != 0)
             for (int k = 0; k < np; k++)
-                dpred[k] += hP[j] * w->D[(size_t)j * (size_t)np + (size_t)k];
+                grad[k] += hP[j] * w->D[(size_t)j * (size_t)np + (size_t)k];
     for (int i = 0; i < nc; i++)
         if (hA[i] != 0)
             for (int k = 0; k < np; k++)
-                dpred[k] += hA[i] * w->S[(size_t)i * (size_t)np + (size_t)k];
+                grad[k] += hA[i] * w->S[(size_t)i * (size_t)np + (size_t)k];
+}
+
+static void fill_nan(double *x, size_t n)
+{
+    if (x)
+        for (size_t i = 0; i < n; i++)
+            x[i] = NAN;
+}
+
+/* The outputs of record k at the current state. */
+static void eval_outputs(SensWork *w, int k, const SensOut *o)
+{
+    const Prog *p = w->p;
+    size_t np = (size_t)w->np, ne = (size_t)p->neps, kk = (size_t)k;
+    w->tin = w->row->time;
+    w->in.v[GIN_STATE] = w->A;
+    double *pred = o->pred ? o->pred + kk : NULL, *dpred = o->dpred ? o->dpred + kk * np : NULL;
+    if (!p->pred_d) {
+        fill_nan(pred, 1);
+        fill_nan(dpred, np);
+    } else if (pred || dpred) {
+        tape_eval(p->pred_d, &w->in, w->work, w->h);
+        chain(w, w->h, pred, dpred);
+    }
+    double *y = o->y ? o->y + kk : NULL, *dy = o->dy ? o->dy + kk * np : NULL;
+    double *h = o->h ? o->h + kk * ne : NULL, *dh = o->dh ? o->dh + kk * ne * np : NULL;
+    if (!p->res_d) {
+        fill_nan(y, 1);
+        fill_nan(dy, np);
+        fill_nan(h, ne);
+        fill_nan(dh, ne * np);
+        return;
+    }
+    if (!y && !dy && !h && !dh)
+        return;
+    size_t wr = 1 + (size_t)(w->npk + w->nc) + np;
+    tape_eval(p->res_d, &w->in, w->work, w->res);
+    chain(w, w->res, y, dy);
+    for (size_t e = 0; e < ne; e++)
+        chain(w, w->res + (1 + e) * wr, h ? h + e : NULL, dh ? dh + e * np : NULL);
 }
 
 /* ---- advancing and events ---------------------------------------------------- */
@@ -334,8 +374,8 @@ static int dose_record(SensWork *w, const DataRow *r)
 
 /* ---- a subject ---------------------------------------------------------------------- */
 
-int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *theta,
-                 const double *eta, double *pred, double *dpred)
+int sens_subject2(SensWork *w, const Dataset *ds, int subject, const double *theta,
+                  const double *eta, const SensOut *o)
 {
     const DataSubject *s = &ds->subjects[subject];
     int np = w->np;
@@ -361,9 +401,39 @@ int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *thet
         for (int i = 0; i < w->nc * (np + 1); i++)
             if (!isfinite(i < w->nc ? w->A[i] : w->S[i - w->nc]))
                 return evq_fail(w->q, "an amount or its sensitivity is not finite");
-        eval_pred(w, &pred[k], dpred + (size_t)k * (size_t)np);
+        eval_outputs(w, k, o);
         if (evq_leave(w->q, r) != 0)
             return -1;
     }
     return 0;
+}
+
+int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *theta,
+                 const double *eta, double *pred, double *dpred)
+{
+    SensOut o = { pred, dpred, NULL, NULL, NULL, NULL };
+    return sens_subject2(w, ds, subject, theta, eta, &o);
+}
+
+double sens_resvar(int neps, int np, const double *sigma, const double *h, const double *dh,
+                   double *dv)
+{
+    double v = 0;
+    for (int k = 0; k < neps; k++)
+        for (int l = 0; l < neps; l++)
+            v += h[k] * sigma[k * neps + l] * h[l];
+    if (!dv)
+        return v;
+    /* dV_j = sum_kl Sigma_kl (dH_kj H_l + H_k dH_lj): Sigma need not be
+     * symmetric for this to be the derivative of the V above */
+    for (int j = 0; j < np; j++) {
+        double s = 0;
+        for (int k = 0; k < neps; k++)
+            for (int l = 0; l < neps; l++)
+                s += sigma[k * neps + l] *
+                     (dh[(size_t)k * (size_t)np + (size_t)j] * h[l] +
+                      h[k] * dh[(size_t)l * (size_t)np + (size_t)j]);
+        dv[j] = s;
+    }
+    return v;
 }

@@ -18,7 +18,7 @@
  *
  * Ownership: sens_work_new() allocates a workspace for one thread (the
  * Prog is shared, read-only); sens_work_free() frees it.  The caller owns
- * pred and dpred.
+ * every output array.
  */
 #ifndef QLX_SENS_H
 #define QLX_SENS_H
@@ -41,6 +41,38 @@ void      sens_work_free(SensWork **w);
  * the subject's r-th record.  Returns 0, or -1 with sens_error(). */
 int sens_subject(SensWork *w, const Dataset *ds, int subject, const double *theta,
                  const double *eta, double *pred, double *dpred);
+
+/* What sens_subject2() fills for the subject's records, row r the r-th;
+ * a NULL pointer is an output not wanted.  With neps = Prog.neps
+ * (sigma.n), and NONMEM's residual model Y = F + sum_k H_k EPS_k:
+ *
+ *   pred, dpred   as sens_subject: rows; rows x np
+ *   y, dy         F = Y at EPS 0, and dF/dpi: rows; rows x np.  Not
+ *                 pred when the model has IPRED and transforms it (Y =
+ *                 log(IPRED) + EPS): the estimation engines want y
+ *   h             H_k = dY/dEPS_k at EPS 0, rows x neps: h[r*neps + k]
+ *   dh            dH_k/dpi_j, rows x neps x np: dh[(r*neps + k)*np + j]
+ *
+ * All symbolic: H is the graph derivative of Y by each EPS, itself
+ * differentiated and chained like the prediction (prog.h: res_d).  y, dy,
+ * h and dh are NaN when the model has no Y. */
+typedef struct {
+    double *pred, *dpred;
+    double *y, *dy;
+    double *h, *dh;
+} SensOut;
+
+/* sens_subject with the outputs of o.  0, or -1 with sens_error(). */
+int sens_subject2(SensWork *w, const Dataset *ds, int subject, const double *theta,
+                  const double *eta, const SensOut *o);
+
+/* One record's residual variance V = H' Sigma H and, when dv is not
+ * NULL, dV/dpi_j = dH_j' Sigma H + H' Sigma dH_j (np values).  h and dh
+ * are the record's slices of SensOut (h + r*neps, dh + r*neps*np); sigma
+ * is the full neps x neps matrix, row-major.  FOCEI's other derivative,
+ * dV/dSigma_kl = H_k H_l, is the caller's.  Returns V (NaN without Y). */
+double sens_resvar(int neps, int np, const double *sigma, const double *h, const double *dh,
+                   double *dv);
 
 /* After a failure: "subject ID 7, TIME 12.5 (row 40): ..." */
 const char *sens_error(const SensWork *w);
