@@ -1,0 +1,669 @@
+/*
+ * est.c -- FO and FOCEI population estimation (see est.h for the maths).
+ *
+ * The outer vector x holds, in order: each free THETA through its bound
+ * transform (opt.h), then for each OMEGA block and each SIGMA block that
+ * is not FIX the lower triangle of its Cholesky factor, row by row, the
+ * diagonal as a logarithm.  Any x is then a valid (positive definite)
+ * OMEGA and SIGMA, so the optimiser needs no constraints.
+ *
+ * One objective evaluation runs every subject (on threads, each with its
+ * own sensitivity and inner-optimiser workspace) and sums the subjects'
+ * terms in subject order, so the result does not depend on the thread
+ * count.  The inner problems start from the conditional modes of the
+ * last evaluation at a point the outer optimiser asked for; the finite-
+ * difference evaluations around it start from the same modes, which
+ * keeps the differences smooth.
+ */
+#include "est.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opt.h"
+#include "sens.h"
+
+#define MAXTHREADS 64
+
+typedef struct Est Est;
+
+typedef struct {
+    Est *e;
+    int thread;
+    SensWork *sens;
+    OptWork *inner;
+    SensOut out;
+    double *dv;           /* np: dV/dpi of one record */
+    double *H;            /* ne x ne: the expected Hessian, then its factor */
+    double *C;            /* FO: nobs x nobs */
+    double *res, *A;      /* FO: nobs, nobs x ne */
+    int subject;
+    int failed;
+    char err[320];
+} Worker;
+
+struct Est {
+    const Prog *p;
+    const Dataset *ds;
+    const EstOpts *o;
+    const Model *m;
+    int nt, ne, neps, np, nsub, maxrows, maxobs, nthreads;
+    int nx;
+    double *theta, *omega, *sigma;     /* the current parameters */
+    double *omega_inv;
+    double logdet_omega;
+    double *eta_start, *eta_hat;       /* nsub x ne */
+    double *ofv_i;                     /* nsub */
+    int update_start;                  /* this evaluation's modes become the starts */
+    Worker w[MAXTHREADS];
+    double *xw;                        /* nx scratch for differences */
+    int evaluations;
+    char err[320];
+};
+
+/* ---- small dense linear algebra ------------------------------------------ */
+
+/* Lower Cholesky factor L of the n x n A (row-major, lower part read).
+ * Returns 0, or -1 when A is not positive definite. */
+static int cholesky(int n, const double *A, double *L)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double s = A[i * n + j];
+            for (int k = 0; k < j; k++)
+                s -= L[i * n + k] * L[j * n + k];
+            if (i == j) {
+                if (!(s > 0))
+                    return -1;
+                L[i * n + i] = sqrt(s);
+            } else {
+                L[i * n + j] = s / L[j * n + j];
+            }
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            L[i * n + j] = 0;
+    return 0;
+}
+
+static double chol_logdet(int n, const double *L)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += 2 * log(L[i * n + i]);
+    return s;
+}
+
+/* x <- A^-1 b, with A = L L'. */
+static void chol_solve(int n, const double *L, double *x)
+{
+    for (int i = 0; i < n; i++) {
+        double s = x[i];
+        for (int k = 0; k < i; k++)
+            s -= L[i * n + k] * x[k];
+        x[i] = s / L[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = x[i];
+        for (int k = i + 1; k < n; k++)
+            s -= L[k * n + i] * x[k];
+        x[i] = s / L[i * n + i];
+    }
+}
+
+/* ---- the outer vector ------------------------------------------------------- */
+
+static int block_free(const ModelRandom *r, int b)
+{
+    return !r->block_fix[b];
+}
+
+static int count_x(const Est *e)
+{
+    int n = 0;
+    for (int k = 0; k < e->nt; k++)
+        n += !e->m->thetas[k].fix;
+    const ModelRandom *rs[2] = { &e->m->omega, &e->m->sigma };
+    for (int r = 0; r < 2; r++)
+        for (int b = 0; b < rs[r]->nblocks; b++)
+            if (block_free(rs[r], b)) {
+                int m = rs[r]->block_size[b];
+                n += m * (m + 1) / 2;
+            }
+    return n;
+}
+
+/* Parameters -> x.  Returns -1 when a block is not positive definite. */
+static int pack(const Est *e, double *x)
+{
+    int n = 0;
+    for (int k = 0; k < e->nt; k++) {
+        const ModelTheta *t = &e->m->thetas[k];
+        if (!t->fix)
+            x[n++] = opt_to_internal(e->theta[k], t->lo, t->hi);
+    }
+    const ModelRandom *rs[2] = { &e->m->omega, &e->m->sigma };
+    const double *mat[2] = { e->omega, e->sigma };
+    for (int r = 0; r < 2; r++) {
+        int dim = rs[r]->n;
+        for (int b = 0; b < rs[r]->nblocks; b++) {
+            if (!block_free(rs[r], b))
+                continue;
+            int s0 = rs[r]->block_start[b], m = rs[r]->block_size[b];
+            double A[64 * 64 / 8], L[64 * 64 / 8];
+            if (m * m > (int)(sizeof A / sizeof A[0]))
+                return -1;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < m; j++)
+                    A[i * m + j] = mat[r][(s0 + i) * dim + s0 + j];
+            if (cholesky(m, A, L) != 0)
+                return -1;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j <= i; j++)
+                    x[n++] = i == j ? log(L[i * m + i]) : L[i * m + j];
+        }
+    }
+    return 0;
+}
+
+/* x -> parameters (the fixed ones stay as they are). */
+static void unpack(Est *e, const double *x)
+{
+    int n = 0;
+    for (int k = 0; k < e->nt; k++) {
+        const ModelTheta *t = &e->m->thetas[k];
+        if (!t->fix)
+            e->theta[k] = opt_to_external(x[n++], t->lo, t->hi, NULL);
+    }
+    const ModelRandom *rs[2] = { &e->m->omega, &e->m->sigma };
+    double *mat[2] = { e->omega, e->sigma };
+    for (int r = 0; r < 2; r++) {
+        int dim = rs[r]->n;
+        for (int b = 0; b < rs[r]->nblocks; b++) {
+            if (!block_free(rs[r], b))
+                continue;
+            int s0 = rs[r]->block_start[b], m = rs[r]->block_size[b];
+            double L[64 * 64 / 8];
+            memset(L, 0, sizeof(double) * (size_t)(m * m));
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j <= i; j++) {
+                    double v = x[n++];
+                    L[i * m + j] = i == j ? exp(v) : v;
+                }
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < m; j++) {
+                    double s = 0;
+                    for (int k = 0; k <= (i < j ? i : j); k++)
+                        s += L[i * m + k] * L[j * m + k];
+                    mat[r][(s0 + i) * dim + s0 + j] = s;
+                }
+        }
+    }
+}
+
+/* ---- one subject ---------------------------------------------------------------- */
+
+static int is_obs(const DataRow *r)
+{
+    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
+}
+
+static int run_sens(Worker *w, const double *eta)
+{
+    Est *e = w->e;
+    if (sens_subject2(w->sens, e->ds, w->subject, e->theta, eta, &w->out) != 0) {
+        snprintf(w->err, sizeof w->err, "%s", sens_error(w->sens));
+        return -1;
+    }
+    return 0;
+}
+
+/* L_i(eta), its gradient (g may be NULL) and, with H, the expected
+ * Hessian / 2 without Omega^-1.  > 0 when the model cannot be evaluated
+ * there (a non-positive residual variance, a solver failure). */
+static int subject_terms(Worker *w, const double *eta, double *L, double *g, double *H)
+{
+    Est *e = w->e;
+    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps;
+    if (run_sens(w, eta) != 0)
+        return 1;
+    const DataSubject *s = &e->ds->subjects[w->subject];
+    double sum = 0;
+    if (g)
+        memset(g, 0, sizeof *g * (size_t)ne);
+    if (H)
+        memset(H, 0, sizeof *H * (size_t)(ne * ne));
+    for (int k = 0; k < s->n; k++) {
+        const DataRow *r = &e->ds->rows[s->first + k];
+        if (!is_obs(r))
+            continue;
+        double V = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps,
+                               w->out.dh + (size_t)k * (size_t)(neps * np), w->dv);
+        double f = w->out.y[k];
+        if (!(V > 0) || !isfinite(f)) {
+            snprintf(w->err, sizeof w->err,
+                     "subject ID %g, TIME %g: the residual variance is %g (must be > 0)",
+                     s->id, r->time, V);
+            return 1;
+        }
+        double res = r->dv - f;
+        sum += res * res / V + log(V);
+        const double *a = w->out.dy + (size_t)k * (size_t)np + nt;
+        const double *b = w->dv + nt;
+        for (int i = 0; i < ne; i++) {
+            if (g)
+                g[i] += -2 * res * a[i] / V + (1 / V - res * res / (V * V)) * b[i];
+            if (H)
+                for (int j = 0; j < ne; j++)
+                    H[i * ne + j] += a[i] * a[j] / V + b[i] * b[j] / (2 * V * V);
+        }
+    }
+    /* the prior: eta' Omega^-1 eta */
+    for (int i = 0; i < ne; i++) {
+        double oi = 0;
+        for (int j = 0; j < ne; j++)
+            oi += e->omega_inv[i * ne + j] * eta[j];
+        sum += eta[i] * oi;
+        if (g)
+            g[i] += 2 * oi;
+    }
+    *L = sum;
+    return isfinite(sum) ? 0 : 1;
+}
+
+static int inner_fn(void *ctx, const double *eta, double *f, double *g)
+{
+    return subject_terms(ctx, eta, f, g, NULL);
+}
+
+static int subject_focei(Worker *w, double *ofv)
+{
+    Est *e = w->e;
+    int ne = e->ne, s = w->subject;
+    double *eta = e->eta_hat + (size_t)s * (size_t)ne;
+    memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
+    if (ne > 0) {
+        OptSettings st;
+        opt_defaults(&st);
+        /* the OFV is flat in eta at the mode, so its error is the square
+         * of the mode's: a loose gradient tolerance costs nothing */
+        st.gtol = 1e-6;
+        st.max_iter = 200;
+        st.fnoise = 1e-10;
+        OptResult res;
+        OptStatus rc = opt_minimize(w->inner, inner_fn, w, eta, &st, &res);
+        if (rc > OPT_CONVERGED_FTOL && rc != OPT_MAX_ITER && rc != OPT_LINESEARCH_FAILED && rc != OPT_MAX_EVAL) {
+            if (!w->err[0])
+                snprintf(w->err, sizeof w->err, "subject ID %g: the ETA search failed: %s",
+                         e->ds->subjects[s].id, res.message);
+            return -1;
+        }
+    }
+    double L;
+    if (subject_terms(w, eta, &L, NULL, w->H) != 0)
+        return -1;
+    for (int i = 0; i < ne * ne; i++)
+        w->H[i] += e->omega_inv[i];
+    double *Lh = w->C;
+    if (ne > 0 && cholesky(ne, w->H, Lh) != 0) {
+        snprintf(w->err, sizeof w->err, "subject ID %g: the Hessian is not positive definite",
+                 e->ds->subjects[s].id);
+        return -1;
+    }
+    *ofv = L + e->logdet_omega + (ne > 0 ? chol_logdet(ne, Lh) : 0);
+    return 0;
+}
+
+/* FO: the model linear in the ETAs at 0, so each subject's observations
+ * are Gaussian with mean f(0) and covariance A Omega A' + diag(V). */
+static int subject_fo(Worker *w, double *ofv)
+{
+    Est *e = w->e;
+    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps, s = w->subject;
+    double *zero = e->eta_hat + (size_t)s * (size_t)ne;
+    memset(zero, 0, sizeof *zero * (size_t)ne);
+    if (run_sens(w, zero) != 0)
+        return -1;
+    const DataSubject *su = &e->ds->subjects[s];
+    double *V = w->H + ne * ne + 1;   /* maxobs doubles were left for this */
+    int n = 0;
+    for (int k = 0; k < su->n; k++) {
+        const DataRow *r = &e->ds->rows[su->first + k];
+        if (!is_obs(r))
+            continue;
+        V[n] = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps, NULL, NULL);
+        if (!(V[n] > 0) || !isfinite(w->out.y[k])) {
+            snprintf(w->err, sizeof w->err, "subject ID %g, TIME %g: the residual variance is %g",
+                     su->id, r->time, V[n]);
+            return -1;
+        }
+        w->res[n] = r->dv - w->out.y[k];
+        for (int i = 0; i < ne; i++)
+            w->A[n * ne + i] = w->out.dy[(size_t)k * (size_t)np + (size_t)(nt + i)];
+        n++;
+    }
+    double *C = w->C, *L = w->C + (size_t)e->maxobs * (size_t)e->maxobs;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double c = i == j ? V[i] : 0;
+            for (int k = 0; k < ne; k++)
+                for (int l = 0; l < ne; l++)
+                    c += w->A[i * ne + k] * e->omega[k * ne + l] * w->A[j * ne + l];
+            C[i * n + j] = C[j * n + i] = c;
+        }
+    if (n > 0 && cholesky(n, C, L) != 0) {
+        snprintf(w->err, sizeof w->err, "subject ID %g: the FO covariance is not positive definite",
+                 su->id);
+        return -1;
+    }
+    double *q = w->A;   /* A is no longer needed: C^-1 r goes there */
+    memcpy(q, w->res, sizeof *q * (size_t)n);
+    chol_solve(n, L, q);
+    double quad = 0;
+    for (int i = 0; i < n; i++)
+        quad += w->res[i] * q[i];
+    *ofv = (n > 0 ? chol_logdet(n, L) : 0) + quad;
+    return 0;
+}
+
+/* ---- the population ---------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Est *e = w->e;
+    w->failed = 0;
+    w->err[0] = '\0';
+    for (int s = w->thread; s < e->nsub; s += e->nthreads) {
+        w->subject = s;
+        int rc = e->o->method == EST_FO ? subject_fo(w, &e->ofv_i[s])
+                                        : subject_focei(w, &e->ofv_i[s]);
+        if (rc != 0) {
+            w->failed = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* OFV at the current parameters; > 0 when it cannot be evaluated. */
+static int population(Est *e, double *ofv)
+{
+    int ne = e->ne;
+    double Lo[64 * 64];
+    if (ne > 64 || (ne > 0 && cholesky(ne, e->omega, Lo) != 0))
+        return 1;
+    e->logdet_omega = ne > 0 ? chol_logdet(ne, Lo) : 0;
+    for (int i = 0; i < ne; i++) {
+        double col[64];
+        memset(col, 0, sizeof col);
+        col[i] = 1;
+        chol_solve(ne, Lo, col);
+        for (int j = 0; j < ne; j++)
+            e->omega_inv[j * ne + i] = col[j];
+    }
+    pthread_t tid[MAXTHREADS];
+    int started = 0;
+    for (int t = 1; t < e->nthreads; t++) {
+        if (pthread_create(&tid[t], NULL, worker_main, &e->w[t]) != 0)
+            break;
+        started = t;
+    }
+    for (int t = started + 1; t < e->nthreads; t++)
+        worker_main(&e->w[t]);
+    worker_main(&e->w[0]);
+    for (int t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+    e->evaluations++;
+    for (int t = 0; t < e->nthreads; t++)
+        if (e->w[t].failed) {
+            snprintf(e->err, sizeof e->err, "%s", e->w[t].err);
+            return 1;
+        }
+    double sum = 0;
+    for (int s = 0; s < e->nsub; s++)
+        sum += e->ofv_i[s];
+    if (e->update_start)
+        memcpy(e->eta_start, e->eta_hat, sizeof *e->eta_hat * (size_t)(e->nsub * ne));
+    *ofv = sum;
+    return isfinite(sum) ? 0 : 1;
+}
+
+/* The outer objective and its central-difference gradient. */
+static int outer_fn(void *ctx, const double *x, double *f, double *g)
+{
+    Est *e = ctx;
+    unpack(e, x);
+    e->update_start = 1;
+    int rc = population(e, f);
+    e->update_start = 0;
+    if (rc != 0)
+        return 1;
+    for (int k = 0; k < e->nx && g; k++) {
+        double h = 1e-4 * fmax(1.0, fabs(x[k])), fp, fm;
+        memcpy(e->xw, x, sizeof *x * (size_t)e->nx);
+        e->xw[k] = x[k] + h;
+        unpack(e, e->xw);
+        if (population(e, &fp) != 0)
+            return 1;
+        e->xw[k] = x[k] - h;
+        unpack(e, e->xw);
+        if (population(e, &fm) != 0)
+            return 1;
+        g[k] = (fp - fm) / (2 * h);
+    }
+    unpack(e, x);
+    return 0;
+}
+
+static int progress(void *ctx, const OptIter *it)
+{
+    Est *e = ctx;
+    if (e->o->log)
+        fprintf(e->o->log, "qlxc: %s iteration %3d  OFV %.6f  evaluations %d\n",
+                e->o->method == EST_FO ? "FO" : "FOCEI", it->iter, it->f, e->evaluations);
+    return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------------ */
+
+static void est_free(Est *e)
+{
+    for (int t = 0; t < MAXTHREADS; t++) {
+        Worker *w = &e->w[t];
+        sens_work_free(&w->sens);
+        opt_free(&w->inner);
+        double *arr[] = { w->out.pred, w->out.dpred, w->out.y, w->out.dy, w->out.h, w->out.dh,
+                          w->dv, w->H, w->C, w->res, w->A };
+        for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
+            mem_free(arr[i]);
+    }
+    double *arr[] = { e->theta, e->omega, e->sigma, e->omega_inv, e->eta_start, e->eta_hat,
+                      e->ofv_i, e->xw };
+    for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
+        mem_free(arr[i]);
+}
+
+static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, Diag *d)
+{
+    memset(e, 0, sizeof *e);
+    const Model *m = p->m;
+    e->p = p;
+    e->ds = ds;
+    e->o = o;
+    e->m = m;
+    e->nt = m->nthetas;
+    e->ne = m->omega.n;
+    e->neps = m->sigma.n;
+    e->np = p->np;
+    e->nsub = ds->nsubjects;
+    if (e->ne > 64 || e->neps > 64) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "estimation supports at most 64 ETAs and EPSs");
+        return -1;
+    }
+    for (int s = 0; s < e->nsub; s++) {
+        int nobs = 0;
+        for (int k = 0; k < ds->subjects[s].n; k++)
+            nobs += is_obs(&ds->rows[ds->subjects[s].first + k]);
+        if (ds->subjects[s].n > e->maxrows)
+            e->maxrows = ds->subjects[s].n;
+        if (nobs > e->maxobs)
+            e->maxobs = nobs;
+    }
+    int nt = o->sim.nthreads > 0 ? o->sim.nthreads : 1;
+    e->nthreads = nt > MAXTHREADS ? MAXTHREADS : nt > e->nsub ? (e->nsub > 0 ? e->nsub : 1) : nt;
+    size_t ne = (size_t)e->ne, n2 = ne * ne + 1, ns = (size_t)e->nsub;
+    e->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
+    e->omega = mem_calloc(n2, sizeof(double));
+    e->sigma = mem_calloc((size_t)(e->neps * e->neps) + 1, sizeof(double));
+    e->omega_inv = mem_calloc(n2, sizeof(double));
+    e->eta_start = mem_calloc(ns * ne + 1, sizeof(double));
+    e->eta_hat = mem_calloc(ns * ne + 1, sizeof(double));
+    e->ofv_i = mem_calloc(ns + 1, sizeof(double));
+    int ok = e->theta && e->omega && e->sigma && e->omega_inv && e->eta_start && e->eta_hat &&
+             e->ofv_i;
+    size_t rows = (size_t)e->maxrows + 1, np = (size_t)e->np + 1, neps = (size_t)e->neps + 1;
+    size_t mo = (size_t)e->maxobs + 1;
+    for (int t = 0; ok && t < e->nthreads; t++) {
+        Worker *w = &e->w[t];
+        w->e = e;
+        w->thread = t;
+        w->sens = sens_work_new(p, &o->sim);
+        w->inner = e->ne > 0 ? opt_new(e->ne) : NULL;
+        w->out.y = mem_calloc(rows, sizeof(double));
+        w->out.dy = mem_calloc(rows * np, sizeof(double));
+        w->out.h = mem_calloc(rows * neps, sizeof(double));
+        w->out.dh = mem_calloc(rows * neps * np, sizeof(double));
+        w->dv = mem_calloc(np, sizeof(double));
+        w->H = mem_calloc(n2 + mo, sizeof(double));
+        w->C = mem_calloc(2 * mo * mo + n2, sizeof(double));
+        w->res = mem_calloc(mo, sizeof(double));
+        w->A = mem_calloc(mo * (ne + 1), sizeof(double));
+        w->out.pred = w->out.dpred = NULL;   /* F is y: see sens.h */
+        ok = w->sens && (w->inner || e->ne == 0) && w->out.y &&
+             w->out.dy && w->out.h && w->out.dh && w->dv && w->H && w->C && w->res && w->A;
+    }
+    if (!ok) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory setting up estimation");
+        return -1;
+    }
+    for (int k = 0; k < e->nt; k++)
+        e->theta[k] = m->thetas[k].init;
+    memcpy(e->omega, m->omega.cov, sizeof(double) * ne * ne);
+    memcpy(e->sigma, m->sigma.cov, sizeof(double) * (size_t)(e->neps * e->neps));
+    e->nx = count_x(e);
+    e->xw = mem_calloc((size_t)e->nx + 1, sizeof(double));
+    if (!e->xw) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory setting up estimation");
+        return -1;
+    }
+    return 0;
+}
+
+static int copy_result(const Est *e, EstResult *r, double ofv)
+{
+    size_t ne = (size_t)e->ne, neps = (size_t)e->neps, ns = (size_t)e->nsub;
+    r->ofv = ofv;
+    r->nsubjects = e->nsub;
+    r->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
+    r->omega = mem_calloc(ne * ne + 1, sizeof(double));
+    r->sigma = mem_calloc(neps * neps + 1, sizeof(double));
+    r->eta = mem_calloc(ns * ne + 1, sizeof(double));
+    if (!r->theta || !r->omega || !r->sigma || !r->eta)
+        return -1;
+    memcpy(r->theta, e->theta, sizeof(double) * (size_t)e->nt);
+    memcpy(r->omega, e->omega, sizeof(double) * ne * ne);
+    memcpy(r->sigma, e->sigma, sizeof(double) * neps * neps);
+    memcpy(r->eta, e->eta_start, sizeof(double) * ns * ne);
+    return 0;
+}
+
+int est_objective(const Prog *p, const Dataset *ds, const EstOpts *o, const double *theta,
+                  const double *omega, const double *sigma, double *ofv, double *eta, Diag *d)
+{
+    Est *e = mem_calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    int rc = est_init(e, p, ds, o, d);
+    if (rc == 0) {
+        memcpy(e->theta, theta, sizeof(double) * (size_t)e->nt);
+        memcpy(e->omega, omega, sizeof(double) * (size_t)(e->ne * e->ne));
+        memcpy(e->sigma, sigma, sizeof(double) * (size_t)(e->neps * e->neps));
+        e->update_start = 1;
+        if (population(e, ofv) != 0) {
+            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "the objective cannot be evaluated: %s",
+                        e->err[0] ? e->err : "OMEGA is not positive definite");
+            rc = -1;
+        } else if (eta) {
+            memcpy(eta, e->eta_hat, sizeof(double) * (size_t)(e->nsub * e->ne));
+        }
+    }
+    est_free(e);
+    mem_free(e);
+    return rc;
+}
+
+int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Diag *d)
+{
+    memset(r, 0, sizeof *r);
+    if (o->method != EST_FO && o->method != EST_FOCEI) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL,
+                    "only METHOD=FO and METHOD=FOCEI are built in this version");
+        return -1;
+    }
+    Est *e = mem_calloc(1, sizeof *e);
+    if (!e || est_init(e, p, ds, o, d) != 0) {
+        if (e)
+            est_free(e);
+        mem_free(e);
+        return -1;
+    }
+    double *x = mem_calloc((size_t)e->nx + 1, sizeof(double));
+    OptWork *ow = opt_new(e->nx > 0 ? e->nx : 1);
+    int rc = -1;
+    if (!x || !ow || pack(e, x) != 0) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL,
+                    "the initial OMEGA or SIGMA is not positive definite, or out of memory");
+    } else {
+        OptSettings st;
+        opt_defaults(&st);
+        st.max_iter = o->maxeval > 0 ? o->maxeval : 500;
+        st.gtol = 1e-5;
+        st.ftol = 1e-10;
+        st.fnoise = 1e-9;
+        st.callback = progress;
+        st.callback_ctx = e;
+        OptResult res;
+        OptStatus s = e->nx > 0 ? opt_minimize(ow, outer_fn, e, x, &st, &res) : OPT_CONVERGED_GRAD;
+        double ofv = NAN;
+        unpack(e, x);
+        e->update_start = 1;
+        if (s == OPT_NONFINITE_START || s == OPT_ABORTED || population(e, &ofv) != 0) {
+            diag_report(d, DIAG_ERROR, diag_nospan(), NULL,
+                        "estimation could not evaluate the objective at its start: %s",
+                        e->err[0] ? e->err : opt_message(s));
+        } else if (copy_result(e, r, ofv) == 0) {
+            r->iterations = e->nx > 0 ? res.iterations : 0;
+            r->evaluations = e->evaluations;
+            r->converged = s <= OPT_CONVERGED_FTOL;
+            snprintf(r->message, sizeof r->message, "%s", e->nx > 0 ? res.message : "nothing to estimate");
+            rc = 0;
+        }
+    }
+    opt_free(&ow);
+    mem_free(x);
+    est_free(e);
+    mem_free(e);
+    return rc;
+}
+
+void est_result_free(EstResult *r)
+{
+    mem_free(r->theta);
+    mem_free(r->omega);
+    mem_free(r->sigma);
+    mem_free(r->eta);
+    memset(r, 0, sizeof *r);
+}

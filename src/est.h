@@ -1,0 +1,66 @@
+/*
+ * est.h -- population estimation: FO and FOCEI.
+ *
+ * est_run() maximises the population likelihood of a model over its
+ * THETAs, OMEGA and SIGMA.  The objective is NONMEM's: -2 log likelihood
+ * without the N log(2 pi) constant.
+ *
+ *   FO     the model linearised in the ETAs at ETA = 0:
+ *          OFV_i = log|C_i| + r_i' C_i^-1 r_i,  C_i = A Omega A' + diag(V),
+ *          r = y - f(0), A = df/deta, V = H' Sigma H at ETA = 0.
+ *   FOCEI  the Laplace approximation at each subject's conditional mode
+ *          eta_i (the inner problem), with the expected Hessian:
+ *          L_i(eta) = sum_j (r_j^2/V_j + log V_j) + eta' Omega^-1 eta,
+ *          OFV_i = L_i(eta_i) + log|Omega| + log|Omega^-1 + sum_j (a_j a_j'/V_j
+ *                  + b_j b_j'/(2 V_j^2))|,  a = df/deta, b = dV/deta,
+ *          so V may depend on the ETAs (the interaction).
+ *
+ * The inner problem is solved by BFGS (opt.h) with the exact gradient of
+ * L_i from the model's sensitivities (sens.h), never finite differences.
+ * The outer problem runs BFGS over the free THETAs (through their bound
+ * transforms), and the Cholesky factors of the OMEGA and SIGMA blocks
+ * (log-diagonal), FIX parameters held; its gradient is by central
+ * differences of the objective, as NONMEM's is by forward ones.
+ *
+ * Ownership: the caller frees an EstResult with est_result_free().
+ */
+#ifndef QLX_EST_H
+#define QLX_EST_H
+
+#include <stdio.h>
+
+#include "data.h"
+#include "prog.h"
+#include "sim.h"
+
+typedef struct {
+    EstMethod method;     /* EST_FO or EST_FOCEI */
+    int maxeval;          /* outer iterations; <= 0: 500 */
+    SimOpts sim;          /* solver tolerances, threads */
+    FILE *log;            /* one line per outer iteration, or NULL */
+} EstOpts;
+
+typedef struct {
+    double ofv;
+    double *theta;        /* nthetas */
+    double *omega;        /* omega.n^2, row-major */
+    double *sigma;        /* sigma.n^2 */
+    double *eta;          /* nsubjects x omega.n: conditional modes (FOCEI) */
+    int nsubjects;
+    int iterations, evaluations;
+    int converged;
+    char message[256];
+} EstResult;
+
+/* Starts from the model's initial values.  Returns 0 (converged or
+ * stopped with a usable result; see converged and message), or -1 after
+ * reporting why it could not run. */
+int  est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Diag *d);
+void est_result_free(EstResult *r);
+
+/* The objective at the given parameters (for tests and the covariance
+ * step): OFV and, with eta not NULL, the conditional modes. */
+int est_objective(const Prog *p, const Dataset *ds, const EstOpts *o, const double *theta,
+                  const double *omega, const double *sigma, double *ofv, double *eta, Diag *d);
+
+#endif

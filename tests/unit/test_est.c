@@ -1,0 +1,276 @@
+/*
+ * test_est.c -- FO and FOCEI against independent truth.
+ *
+ * 1. A model linear in its ETA with a constant residual variance (a
+ *    one-way random-effects model, y_ij = mu + eta_i + eps_ij) has an
+ *    exactly Gaussian likelihood, -2 log L_i = log|C_i| + r' C_i^-1 r with
+ *    C_i = omega^2 11' + sigma^2 I, written out here in closed form; FO and
+ *    FOCEI must both reproduce it.
+ * 2. On a balanced design the maximum-likelihood estimates of that model
+ *    are known in closed form (mu = grand mean, sigma^2 = within sum of
+ *    squares / (m (n - 1)), omega^2 = between variance of the means -
+ *    sigma^2 / n); estimation must find them.
+ * 3. Simulate a one-compartment oral population with known parameters,
+ *    re-estimate with FOCEI, and recover the THETAs.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "data.h"
+#include "est.h"
+#include "parse.h"
+#include "prog.h"
+#include "sema.h"
+#include "sim.h"
+#include "tap.h"
+
+typedef struct {
+    Arena *a;
+    Diag *d;
+    FILE *sink;
+    Model *m;
+    Prog *p;
+    Dataset *ds;
+} Fit;
+
+static int setup(Fit *f, const char *model, const char *data)
+{
+    memset(f, 0, sizeof *f);
+    f->a = mem_arena_new();
+    f->sink = tmpfile();
+    f->d = diag_new(f->a, f->sink);
+    Ast *t = parse_string(f->a, f->d, "t.qlx", model, strlen(model), NULL);
+    f->m = t ? sema_check(f->a, f->d, t) : NULL;
+    f->p = f->m ? prog_compile(f->a, f->d, f->m) : NULL;
+    f->ds = f->p ? data_parse(f->a, f->d, f->m, "t.csv", data, strlen(data)) : NULL;
+    return f->ds ? 0 : -1;
+}
+
+static void dump(Fit *f)
+{
+    fflush(f->sink);
+    rewind(f->sink);
+    char line[512];
+    while (fgets(line, sizeof line, f->sink))
+        printf("# %s", line);
+}
+
+static void teardown(Fit *f)
+{
+    prog_free(f->p);
+    if (f->sink)
+        fclose(f->sink);
+    mem_arena_free(&f->a);
+}
+
+static EstOpts opts(EstMethod method)
+{
+    EstOpts o;
+    memset(&o, 0, sizeof o);
+    o.method = method;
+    o.sim.rtol = 1e-8;
+    o.sim.atol = 1e-10;
+    o.sim.nthreads = 2;
+    return o;
+}
+
+static const char linear_model[] =
+    "$PROBLEM one-way random effects\n$DATA t.csv\n$INPUT ID TIME DV\n"
+    "$THETA\n  mu = 5\n$OMEGA\n  eta ~ 0.5\n$SIGMA\n  eps ~ 0.2\n"
+    "$PK\n  M = mu + eta\n$ERROR\n  Y = M + eps\n";
+
+/* -2 log L of the one-way model, summed over subjects (closed form). */
+static double exact_m2ll(const Dataset *ds, double mu, double om2, double s2)
+{
+    double total = 0;
+    for (int s = 0; s < ds->nsubjects; s++) {
+        const DataSubject *su = &ds->subjects[s];
+        double n = su->n, sr = 0, srr = 0;
+        for (int k = 0; k < su->n; k++) {
+            double r = ds->rows[su->first + k].dv - mu;
+            sr += r;
+            srr += r * r;
+        }
+        total += (n - 1) * log(s2) + log(s2 + n * om2) + (srr - om2 * sr * sr / (s2 + n * om2)) / s2;
+    }
+    return total;
+}
+
+static uint64_t rng_state = 12345;
+
+static double unif(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static double gauss(void)
+{
+    return sqrt(-2 * log(unif())) * cos(2 * 3.14159265358979323846 * unif());
+}
+
+static void test_linear_objective(void)
+{
+    /* unbalanced: 1 to 6 observations per subject */
+    char data[8192];
+    size_t n = (size_t)snprintf(data, sizeof data, "ID,TIME,DV\n");
+    for (int i = 1; i <= 12; i++) {
+        double eta = sqrt(0.5) * gauss();
+        for (int j = 0; j < 1 + i % 6; j++)
+            n += (size_t)snprintf(data + n, sizeof data - n, "%d,%d,%.12g\n", i, j,
+                                  5 + eta + sqrt(0.2) * gauss());
+    }
+    char model[1024];
+    snprintf(model, sizeof model, "%s", linear_model);
+    /* IGNORE=@ skips the header */
+    char *dl = strstr(model, "$DATA t.csv");
+    memcpy(dl, "$DATA t.csv", 11);
+    Fit f;
+    const char *m2 = "$PROBLEM one-way random effects\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV\n"
+                     "$THETA\n  mu = 5\n$OMEGA\n  eta ~ 0.5\n$SIGMA\n  eps ~ 0.2\n"
+                     "$PK\n  M = mu + eta\n$ERROR\n  Y = M + eps\n";
+    if (setup(&f, m2, data) != 0) {
+        dump(&f);
+        ok(0, "linear model sets up");
+        teardown(&f);
+        return;
+    }
+    double theta[] = { 4.7 }, omega[] = { 0.8 }, sigma[] = { 0.15 };
+    double want = exact_m2ll(f.ds, theta[0], omega[0], sigma[0]);
+    for (int meth = 0; meth < 2; meth++) {
+        EstOpts o = opts(meth ? EST_FOCEI : EST_FO);
+        double ofv = NAN;
+        int rc = est_objective(f.p, f.ds, &o, theta, omega, sigma, &ofv, NULL, f.d);
+        if (rc != 0)
+            dump(&f);
+        ok(rc == 0 && fabs(ofv - want) < 1e-8 * fabs(want),
+           "%s objective equals the exact Gaussian -2 log L: %.12g vs %.12g",
+           meth ? "FOCEI" : "FO", ofv, want);
+    }
+    teardown(&f);
+}
+
+static void test_linear_estimates(void)
+{
+    int m = 40, nobs = 5;
+    char data[32768];
+    size_t n = (size_t)snprintf(data, sizeof data, "ID,TIME,DV\n");
+    double y[40][5];
+    for (int i = 0; i < m; i++) {
+        double eta = sqrt(0.5) * gauss();
+        for (int j = 0; j < nobs; j++) {
+            y[i][j] = 5 + eta + sqrt(0.2) * gauss();
+            n += (size_t)snprintf(data + n, sizeof data - n, "%d,%d,%.15g\n", i + 1, j, y[i][j]);
+        }
+    }
+    /* the closed-form maximum likelihood estimates (balanced design) */
+    double grand = 0, ssw = 0, ssb = 0, mean[40];
+    for (int i = 0; i < m; i++) {
+        mean[i] = 0;
+        for (int j = 0; j < nobs; j++)
+            mean[i] += y[i][j] / nobs;
+        grand += mean[i] / m;
+    }
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < nobs; j++)
+            ssw += (y[i][j] - mean[i]) * (y[i][j] - mean[i]);
+        ssb += (mean[i] - grand) * (mean[i] - grand);
+    }
+    double s2 = ssw / (m * (nobs - 1)), om2 = ssb / m - s2 / nobs;
+    const char *model = "$PROBLEM one-way random effects\n$DATA t.csv IGNORE=@\n"
+                        "$INPUT ID TIME DV\n$THETA\n  mu = 3\n$OMEGA\n  eta ~ 1\n"
+                        "$SIGMA\n  eps ~ 1\n$PK\n  M = mu + eta\n$ERROR\n  Y = M + eps\n";
+    Fit f;
+    if (setup(&f, model, data) != 0) {
+        dump(&f);
+        ok(0, "balanced model sets up");
+        teardown(&f);
+        return;
+    }
+    for (int meth = 0; meth < 2; meth++) {
+        EstOpts o = opts(meth ? EST_FOCEI : EST_FO);
+        EstResult r;
+        int rc = est_run(f.p, f.ds, &o, &r, f.d);
+        if (rc != 0)
+            dump(&f);
+        double e1 = rc == 0 ? fabs(r.theta[0] - grand) : INFINITY;
+        double e2 = rc == 0 ? fabs(r.omega[0] - om2) / om2 : INFINITY;
+        double e3 = rc == 0 ? fabs(r.sigma[0] - s2) / s2 : INFINITY;
+        ok(rc == 0 && e1 < 1e-4 && e2 < 1e-3 && e3 < 1e-3,
+           "%s finds the closed-form ML estimates: mu %.6f (%.6f), omega^2 %.5f (%.5f), "
+           "sigma^2 %.5f (%.5f), %s", meth ? "FOCEI" : "FO", rc == 0 ? r.theta[0] : NAN, grand,
+           rc == 0 ? r.omega[0] : NAN, om2, rc == 0 ? r.sigma[0] : NAN, s2,
+           rc == 0 ? r.message : "failed");
+        if (rc == 0)
+            est_result_free(&r);
+    }
+    teardown(&f);
+}
+
+/* One-compartment oral, ETAs on CL and V, proportional error: simulate
+ * 40 subjects from known parameters, re-estimate with FOCEI. */
+static void test_recovery(void)
+{
+    const double tka = log(1.5), tcl = log(3.0), tv = log(30.0);
+    const double om_cl = 0.09, om_v = 0.04, s2 = 0.01;
+    const char *model =
+        "$PROBLEM recovery\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV AMT EVID CMT\n"
+        "$COMPARTMENTS depot(dose) central(observe)\n"
+        "$THETA\n  tka = 0.2\n  tcl = 1.5\n  tv = 3.0\n"
+        "$OMEGA\n  eta_cl ~ 0.2\n  eta_v ~ 0.2\n$SIGMA\n  eps ~ 0.05\n"
+        "$PK\n  KA = exp(tka)\n  CL = exp(tcl + eta_cl)\n  V = exp(tv + eta_v)\n"
+        "$DES\n  d/dt(depot) = -KA*depot\n  d/dt(central) = KA*depot - CL/V*central\n"
+        "$ERROR\n  IPRED = central/V\n  Y = IPRED*(1 + eps)\n";
+    static const double times[] = { 0.5, 1, 2, 4, 6, 8, 12, 24 };
+    char data[65536];
+    size_t n = (size_t)snprintf(data, sizeof data, "ID,TIME,DV,AMT,EVID,CMT\n");
+    for (int i = 1; i <= 40; i++) {
+        double cl = exp(tcl + sqrt(om_cl) * gauss()), v = exp(tv + sqrt(om_v) * gauss());
+        double ka = exp(tka), k = cl / v;
+        n += (size_t)snprintf(data + n, sizeof data - n, "%d,0,.,100,1,1\n", i);
+        for (int j = 0; j < 8; j++) {
+            double t = times[j];
+            double c = 100 * ka / (v * (ka - k)) * (exp(-k * t) - exp(-ka * t));
+            n += (size_t)snprintf(data + n, sizeof data - n, "%d,%g,%.10g,0,0,2\n", i, t,
+                                  c * (1 + sqrt(s2) * gauss()));
+        }
+    }
+    Fit f;
+    if (setup(&f, model, data) != 0) {
+        dump(&f);
+        ok(0, "recovery model sets up");
+        teardown(&f);
+        return;
+    }
+    EstOpts o = opts(EST_FOCEI);
+    EstResult r;
+    int rc = est_run(f.p, f.ds, &o, &r, f.d);
+    if (rc != 0)
+        dump(&f);
+    double want[] = { tka, tcl, tv };
+    double worst = 0;
+    for (int k = 0; rc == 0 && k < 3; k++)
+        worst = fmax(worst, fabs(r.theta[k] - want[k]) / fmax(fabs(want[k]), 0.3));
+    ok(rc == 0 && worst < 0.1,
+       "FOCEI recovers the THETAs of a simulated population: %.4f %.4f %.4f (true %.4f %.4f "
+       "%.4f), worst %.3f; OMEGA %.4f %.4f (true 0.09 0.04), SIGMA %.4f (true 0.01), OFV %.3f",
+       rc == 0 ? r.theta[0] : NAN, rc == 0 ? r.theta[1] : NAN, rc == 0 ? r.theta[2] : NAN, tka,
+       tcl, tv, worst, rc == 0 ? r.omega[0] : NAN, rc == 0 ? r.omega[3] : NAN,
+       rc == 0 ? r.sigma[0] : NAN, rc == 0 ? r.ofv : NAN);
+    if (rc == 0)
+        est_result_free(&r);
+    teardown(&f);
+}
+
+int main(void)
+{
+    test_linear_objective();
+    test_linear_estimates();
+    test_recovery();
+    return tap_done();
+}
