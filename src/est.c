@@ -550,9 +550,10 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
         return -1;
     }
     for (int k = 0; k < e->nt; k++)
-        e->theta[k] = m->thetas[k].init;
-    memcpy(e->omega, m->omega.cov, sizeof(double) * ne * ne);
-    memcpy(e->sigma, m->sigma.cov, sizeof(double) * (size_t)(e->neps * e->neps));
+        e->theta[k] = o->theta0 ? o->theta0[k] : m->thetas[k].init;
+    memcpy(e->omega, o->omega0 ? o->omega0 : m->omega.cov, sizeof(double) * ne * ne);
+    memcpy(e->sigma, o->sigma0 ? o->sigma0 : m->sigma.cov,
+           sizeof(double) * (size_t)(e->neps * e->neps));
     e->nx = count_x(e);
     e->xw = mem_calloc((size_t)e->nx + 1, sizeof(double));
     if (!e->xw) {

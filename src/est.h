@@ -38,6 +38,9 @@ typedef struct {
     int maxeval;          /* outer iterations; <= 0: 500 */
     SimOpts sim;          /* solver tolerances, threads */
     FILE *log;            /* one line per outer iteration, or NULL */
+    /* where to start; NULL: the model's initial values (a second
+     * $ESTIMATION step starts where the first ended) */
+    const double *theta0, *omega0, *sigma0;
 } EstOpts;
 
 typedef struct {

@@ -9,9 +9,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -20,6 +22,7 @@
 
 #include "data.h"
 #include "diag.h"
+#include "est.h"
 #include "fmt.h"
 #include "graph.h"
 #include "lower.h"
@@ -353,6 +356,152 @@ static void log_solver(const Prog *p, const SimOpts *o, const char *model)
                 o->adams ? "Adams" : "BDF", o->rtol > 0 ? o->rtol : 1e-8, p->nonlinear_why);
 }
 
+static const char *method_name(EstMethod m)
+{
+    static const char *const names[] = { "FO", "FOCE", "FOCEI", "LAPLACE", "SAEM", "IMP",
+                                         "ADAM", "LBFGS" };
+    return (int)m >= 0 && (int)m < 8 ? names[m] : "?";
+}
+
+/* summary.txt: what a pharmacometrician reads first. */
+static int write_summary(const char *dir, const Model *m, const Dataset *ds, const EstResult *r,
+                         EstMethod method, double seconds, Diag *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return -1;
+    int nobs = 0;
+    for (int i = 0; i < ds->nrows; i++)
+        nobs += ds->rows[i].evid == 0 && ds->rows[i].mdv == 0 && ds->rows[i].dv == ds->rows[i].dv;
+    int npar = 0;
+    for (int k = 0; k < m->nthetas; k++)
+        npar += !m->thetas[k].fix;
+    for (int b = 0; b < m->omega.nblocks; b++)
+        if (!m->omega.block_fix[b])
+            npar += m->omega.block_size[b] * (m->omega.block_size[b] + 1) / 2;
+    for (int b = 0; b < m->sigma.nblocks; b++)
+        if (!m->sigma.block_fix[b])
+            npar += m->sigma.block_size[b] * (m->sigma.block_size[b] + 1) / 2;
+    fprintf(f, "%s\n\n", m->title ? m->title : "(no $PROBLEM)");
+    fprintf(f, "method      %s\n", method_name(method));
+    fprintf(f, "data        %s: %d subjects, %d observations\n", ds->path, ds->nsubjects, nobs);
+    fprintf(f, "status      %s (%d iterations, %d objective evaluations)\n", r->message,
+            r->iterations, r->evaluations);
+    fprintf(f, "OFV         %.4f   (-2 log likelihood without the N*log(2*pi) constant, as NONMEM)\n",
+            r->ofv);
+    fprintf(f, "AIC         %.4f   (OFV + 2 * %d parameters)\n", r->ofv + 2 * npar, npar);
+    fprintf(f, "BIC         %.4f   (OFV + %d * log(%d observations))\n",
+            r->ofv + npar * log(nobs > 0 ? nobs : 1), npar, nobs);
+    fprintf(f, "run time    %.2f s\n\n", seconds);
+    fprintf(f, "%-14s %14s %14s\n", "THETA", "estimate", "exp(estimate)");
+    for (int k = 0; k < m->nthetas; k++)
+        fprintf(f, "%-14s %14.6g %14.6g%s\n", m->thetas[k].name, r->theta[k], exp(r->theta[k]),
+                m->thetas[k].fix ? "  FIX" : "");
+    fprintf(f, "\n%-14s %14s %14s\n", "OMEGA", "variance", "CV% (BSV)");
+    for (int i = 0; i < m->omega.n; i++) {
+        double v = r->omega[i * m->omega.n + i];
+        fprintf(f, "%-14s %14.6g %14.2f\n", m->omega.names[i], v, 100 * sqrt(exp(v) - 1));
+    }
+    for (int i = 0; i < m->omega.n; i++)
+        for (int j = 0; j < i; j++) {
+            double cv = r->omega[i * m->omega.n + j];
+            if (cv != 0)
+                fprintf(f, "%-14s %14.6g   correlation %.3f\n", "  covariance", cv,
+                        cv / sqrt(r->omega[i * m->omega.n + i] * r->omega[j * m->omega.n + j]));
+        }
+    fprintf(f, "\n%-14s %14s %14s\n", "SIGMA", "variance", "SD");
+    for (int i = 0; i < m->sigma.n; i++) {
+        double v = r->sigma[i * m->sigma.n + i];
+        fprintf(f, "%-14s %14.6g %14.6g\n", m->sigma.names[i], v, sqrt(v));
+    }
+    fprintf(f, "\nCV%% is sqrt(exp(omega^2) - 1), for log-normally distributed parameters.\n");
+    if (m->cov.present)
+        fprintf(f, "The covariance step ($COVARIANCE) is not built in this version: no standard "
+                   "errors.\n");
+    fclose(f);
+    size_t plen = strlen(dir) + 16;
+    char *path = mem_malloc(plen);
+    int rc = -1;
+    if (path) {
+        snprintf(path, plen, "%s/summary.txt", dir);
+        rc = tab_mkdirs(dir) == 0 ? tab_write_atomic(path, buf, len) : -1;
+        if (rc != 0)
+            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write '%s': %s", path,
+                        strerror(errno));
+        else
+            fprintf(stderr, "qlxc: wrote %s\n", path);
+    }
+    mem_free(path);
+    free(buf);
+    return rc;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Every $ESTIMATION step in order, each starting where the last ended;
+ * then the tables at the final estimates (PRED with the ETAs at zero,
+ * IPRED with each subject's conditional modes). */
+static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const SimOpts *so,
+                          Arena *a, Diag *d)
+{
+    const Model *m = p->m;
+    for (int i = 0; i < m->nests; i++)
+        if (m->ests[i].method != EST_FO && m->ests[i].method != EST_FOCEI) {
+            fprintf(stderr, "qlxc: %s: METHOD=%s is not built in this version (FO and FOCEI "
+                            "are)\n", c->files[0], method_name(m->ests[i].method));
+            return EXIT_RUNTIME;
+        }
+    EstResult r;
+    memset(&r, 0, sizeof r);
+    double t0 = now_seconds();
+    for (int i = 0; i < m->nests; i++) {
+        EstOpts eo;
+        memset(&eo, 0, sizeof eo);
+        eo.method = m->ests[i].method;
+        eo.maxeval = m->ests[i].maxeval;
+        eo.sim = *so;
+        if (m->ests[i].rtol == m->ests[i].rtol)
+            eo.sim.rtol = m->ests[i].rtol;
+        if (m->ests[i].atol == m->ests[i].atol)
+            eo.sim.atol = m->ests[i].atol;
+        eo.log = stderr;
+        eo.theta0 = r.theta;
+        eo.omega0 = r.omega;
+        eo.sigma0 = r.sigma;
+        EstResult next;
+        if (est_run(p, ds, &eo, &next, d) != 0) {
+            est_result_free(&r);
+            return EXIT_RUNTIME;
+        }
+        est_result_free(&r);
+        r = next;
+        fprintf(stderr, "qlxc: %s: OFV %.4f, %s\n", method_name(eo.method), r.ofv, r.message);
+    }
+    double secs = now_seconds() - t0;
+    const char *dir = out_dir(c, a);
+    int status = EXIT_RUNTIME;
+    SimOut pop, ind;
+    if (sim_out_alloc(&pop, p, ds) == 0 && sim_out_alloc(&ind, p, ds) == 0 &&
+        sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
+        sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
+        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind };
+        if (write_summary(dir, m, ds, &r, m->ests[m->nests - 1].method, secs, d) == 0 &&
+            tab_write_all(&tr, dir, d, stderr) == 0)
+            status = EXIT_OK;
+    }
+    sim_out_free(&pop);
+    sim_out_free(&ind);
+    est_result_free(&r);
+    return status;
+}
+
 static int cmd_run(const Cli *c)
 {
     Unit u;
@@ -361,12 +510,11 @@ static int cmd_run(const Cli *c)
         return EXIT_MODEL;
     }
     const Model *m = u.model;
-    if (m->nests > 0 || m->sim.rec || m->loss.rec) {
+    if (m->sim.rec || m->loss.rec) {
         /* the engines arrive with later work; say so plainly */
         fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "
                         "the model at its dataset's records\n", c->files[0],
-                m->nests > 0 ? "estimation ($ESTIMATION)"
-                : m->sim.rec ? "Monte Carlo simulation ($SIMULATION)" : "training ($LOSS)");
+                m->sim.rec ? "Monte Carlo simulation ($SIMULATION)" : "training ($LOSS)");
         unit_free(&u);
         return EXIT_RUNTIME;
     }
@@ -385,6 +533,12 @@ static int cmd_run(const Cli *c)
     SimOpts o = sim_options(m, c);
     fprintf(stderr, "qlxc: %s: %d subjects, %d records\n", ds->path, ds->nsubjects, ds->nrows);
     log_solver(p, &o, c->files[0]);
+    if (m->nests > 0) {
+        int st = run_estimation(c, p, ds, &o, u.arena, u.diag);
+        prog_free(p);
+        unit_free(&u);
+        return st;
+    }
     double *theta = mem_alloc(u.arena, sizeof *theta * (size_t)(m->nthetas + 1));
     for (int i = 0; i < m->nthetas; i++)
         theta[i] = m->thetas[i].init;

@@ -23,14 +23,28 @@
  * have their own jump terms (and, for SS, the derivative of a fixed
  * point); they are refused rather than left out.
  *
+ * The exact linear path.  When $DES is affine in A with coefficients
+ * constant between records (prog.h: linear), dA/dt = K A + b + r, and
+ * F_pi, made of derivatives of K A + b by pi, is affine in A too: its
+ * column k is G_k A + c_k, read off F_pi at A = 0 and at the unit
+ * vectors.  So z = [A; S_1; ...; S_np] obeys dz/dt = M z + beta with M
+ * block lower triangular (K on the diagonal, G_k in the first block
+ * column), and e^{M dt} advances it exactly (linpk.h).  The blocks of M
+ * couple S_k to A only, never to S_j, so the system splits into np pairs
+ * (A, S_k) of order 2 nc, each advanced with its own exponential and its
+ * own cache of step maps: np exponentials of order 2 nc + 1 (5 for an
+ * oral one-compartment model, on linpk's unrolled kernels) cost far less
+ * than one of order nc (np + 1) + 1, whose price is cubic.  SOLVER=ODE
+ * (SimOpts.force_ode) keeps CVODES.
+ *
  * The events are sim.c's, from the same queue (evq.h: PREDPP order, a
  * record's parameters hold since the previous record, implied events at
  * a record's time come after it); this file adds the jumps of S in the
  * queue's hook and refuses the events whose jumps are not implemented.
  * Only the record loop is sim.c's again, not shared, because sim.c's
- * steady state, modelled rates and exact linear path would each need a
- * sensitivity branch.  tests/unit/test_sens.c checks that the predictions
- * here equal sim_subject's.
+ * steady state and modelled rates would each need a sensitivity branch.
+ * tests/unit/test_sens.c checks that the predictions here equal
+ * sim_subject's, and the exact linear path against CVODES.
  */
 #include "sens.h"
 
@@ -39,12 +53,20 @@
 #include <string.h>
 
 #include "evq.h"
+#include "linpk.h"
 #include "ode.h"
 
 struct SensWork {
     const Prog *p;
     int nc, np, npk, wd;     /* wd = npk + np: a row of des_d */
-    OdeWork *ode;
+    OdeWork *ode;            /* the CVODES path; NULL on the exact one */
+    /* The exact linear path (see the top): K and b at the current record;
+     * for parameter k, Mk + k*m2*m2 is the pair's matrix [[K, 0], [G_k/sc_k,
+     * K]] and bk + k*m2 its inhomogeneity [b + r, c_k/sc_k], m2 = 2 nc; lin
+     * has one workspace per pair (one for A alone when np is 0) */
+    int exact, nlin, m2;
+    LinWork **lin;
+    double *K, *b, *Mk, *bk, *sc, *z, *Anew, *F0, *F1, *unit;
     double *A, *S, *vars, *work, *outb, *D, *G, *h, *res, *zeros;
     const double *rates;     /* evq_rates(q) */
     int *pk_index;           /* Model.vars index -> pk output, or -1 */
@@ -72,6 +94,32 @@ static size_t max_work(const Prog *p)
         if (t[i] && tape_work_size(t[i]) > m)
             m = tape_work_size(t[i]);
     return m;
+}
+
+/* The exact path's arrays; 1, or 0 when out of memory. */
+static int exact_new(SensWork *w)
+{
+    size_t nc = (size_t)w->nc, np = (size_t)w->np, m2 = 2 * nc;
+    w->m2 = (int)m2;
+    w->nlin = np > 0 ? (int)np : 1;
+    w->lin = mem_calloc((size_t)w->nlin, sizeof *w->lin);
+    w->K = mem_calloc(nc * nc, sizeof(double));
+    w->b = mem_calloc(m2, sizeof(double));
+    w->Mk = mem_calloc(np * m2 * m2 + 1, sizeof(double));
+    w->bk = mem_calloc(np * m2 + 1, sizeof(double));
+    w->sc = mem_calloc(np + 1, sizeof(double));
+    w->z = mem_calloc(m2, sizeof(double));
+    w->Anew = mem_calloc(nc, sizeof(double));
+    w->F0 = mem_calloc(nc * np + 1, sizeof(double));
+    w->F1 = mem_calloc(nc * np + 1, sizeof(double));
+    w->unit = mem_calloc(nc, sizeof(double));
+    if (!w->lin || !w->K || !w->b || !w->Mk || !w->bk || !w->sc || !w->z || !w->Anew ||
+        !w->F0 || !w->F1 || !w->unit)
+        return 0;
+    for (int k = 0; k < w->nlin; k++)
+        if (!(w->lin[k] = lin_new(np > 0 ? (int)m2 : (int)nc)))
+            return 0;
+    return 1;
 }
 
 SensWork *sens_work_new(const Prog *p, const SimOpts *o)
@@ -107,7 +155,10 @@ SensWork *sens_work_new(const Prog *p, const SimOpts *o)
         for (int j = 0; j < npk; j++)
             w->pk_index[p->pk_var[j]] = j;
     }
-    if (ok && p->des && nc > 0) {
+    w->exact = p->linear && !o->force_ode && p->des && nc > 0;
+    if (ok && w->exact)
+        ok = exact_new(w);
+    else if (ok && p->des && nc > 0) {
         OdeSys sys = { nc, np, rhs_cb, jac_cb, np > 0 ? dfdp_cb : NULL };
         OdeOpts oo = { o->rtol, o->atol, o->adams, o->maxsteps };
         ok = (w->ode = ode_new(&sys, &oo)) != NULL;
@@ -123,8 +174,12 @@ void sens_work_free(SensWork **pw)
     if (!w)
         return;
     ode_free(&w->ode);
+    for (int k = 0; w->lin && k < w->nlin; k++)
+        lin_free(&w->lin[k]);
+    mem_free(w->lin);
     double *arr[] = { w->A, w->S, w->vars, w->work, w->outb, w->D, w->G, w->h,
-                      w->res, w->zeros, w->jumps };
+                      w->res, w->zeros, w->jumps, w->K, w->b, w->Mk, w->bk, w->sc,
+                      w->z, w->Anew, w->F0, w->F1, w->unit };
     for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
         mem_free(arr[i]);
     mem_free(w->pk_index);
@@ -188,6 +243,71 @@ static int dfdp_cb(double t, const double *y, double *P, void *ctx)
     return 0;
 }
 
+/* The exact path's systems at the current record (PK values and D).  K =
+ * df/dA and b = f(0); F_pi is affine in A (its columns are derivatives of
+ * f = K A + b by pi, with D constant between records), so nc + 1
+ * evaluations give it exactly: c = F_pi(0), G_k[:, j] = F_pi(e_j)[:, k] -
+ * c_k.  Each pair's sensitivity half is scaled by a power of two sc_k
+ * (exact in floating point), so that a large dK/dpi (a small THETA) does
+ * not add squarings to the exponential of an otherwise small matrix. */
+static void exact_system(SensWork *w)
+{
+    const Prog *p = w->p;
+    int nc = w->nc, np = w->np, m2 = w->m2;
+    w->in.v[GIN_STATE] = w->zeros;
+    tape_eval(p->jac, &w->in, w->work, w->K);
+    tape_eval(p->des, &w->in, w->work, w->b);
+    if (np == 0)
+        return;
+    size_t blk = (size_t)m2 * (size_t)m2;
+    (void)dfdp_cb(w->tin, w->zeros, w->F0, w);
+    for (int j = 0; j < nc; j++) {
+        memset(w->unit, 0, sizeof *w->unit * (size_t)nc);
+        w->unit[j] = 1;
+        (void)dfdp_cb(w->tin, w->unit, w->F1, w);
+        for (int k = 0; k < np; k++) {
+            double *M = w->Mk + (size_t)k * blk;
+            for (int i = 0; i < nc; i++)
+                M[(nc + i) * m2 + j] = w->F1[i * np + k] - w->F0[i * np + k];
+        }
+    }
+    double kn = 0;
+    for (int j = 0; j < nc; j++) {
+        double cs = 0;
+        for (int i = 0; i < nc; i++)
+            cs += fabs(w->K[i * nc + j]);
+        kn = fmax(kn, cs);
+    }
+    for (int k = 0; k < np; k++) {
+        double *M = w->Mk + (size_t)k * blk, *bb = w->bk + (size_t)k * (size_t)m2;
+        double gn = 0;
+        for (int j = 0; j < nc; j++) {
+            double cs = 0;
+            for (int i = 0; i < nc; i++)
+                cs += fabs(M[(nc + i) * m2 + j]);
+            gn = fmax(gn, cs);
+        }
+        double down = 1;
+        w->sc[k] = 1;
+        if (kn > 0 && gn > kn && isfinite(gn)) {
+            int q;
+            (void)frexp(gn / kn, &q);
+            down = ldexp(1.0, -q);
+            w->sc[k] = ldexp(1.0, q);
+        }
+        for (int i = 0; i < nc; i++) {
+            for (int j = 0; j < nc; j++) {
+                double kij = w->K[i * nc + j];
+                M[i * m2 + j] = kij;
+                M[i * m2 + nc + j] = 0;
+                M[(nc + i) * m2 + nc + j] = kij;
+                M[(nc + i) * m2 + j] *= down;
+            }
+            bb[nc + i] = w->F0[i * np + k] * down;
+        }
+    }
+}
+
 /* $PK and D = dP/dpi at a record. */
 static void eval_pk(SensWork *w, const DataRow *r)
 {
@@ -199,6 +319,8 @@ static void eval_pk(SensWork *w, const DataRow *r)
     for (int i = 0; i < p->npk; i++)
         w->vars[p->pk_var[i]] = w->outb[i];
     tape_eval(p->pk_d, &w->in, w->work, w->D);
+    if (w->exact)
+        exact_system(w);
 }
 
 /* A value and its gradient from a row of pred_d's layout, (value,
@@ -266,9 +388,42 @@ static void eval_outputs(SensWork *w, int k, const SensOut *o)
 
 /* ---- advancing and events ---------------------------------------------------- */
 
+/* The exact step from t0 to t1 at the current rates: each pair (A, S_k)
+ * by its own exponential; A from the first (all pairs advance the same A). */
+static int exact_advance(SensWork *w, double t0, double t1)
+{
+    int nc = w->nc, np = w->np, m2 = w->m2;
+    double dt = t1 - t0;
+    if (np == 0) {
+        for (int i = 0; i < nc; i++)
+            w->b[nc + i] = w->b[i] + w->rates[i];
+        return lin_advance(w->lin[0], nc, w->K, w->b + nc, dt, w->A);
+    }
+    for (int k = 0; k < np; k++) {
+        double *bb = w->bk + (size_t)k * (size_t)m2, *z = w->z, inv = 1 / w->sc[k];
+        for (int i = 0; i < nc; i++) {
+            bb[i] = w->b[i] + w->rates[i];
+            z[i] = w->A[i];
+            z[nc + i] = w->S[i * np + k] * inv;
+        }
+        if (lin_advance(w->lin[k], m2, w->Mk + (size_t)k * (size_t)m2 * (size_t)m2, bb, dt,
+                        z) != 0)
+            return -1;
+        for (int i = 0; i < nc; i++)
+            w->S[i * np + k] = z[nc + i] * w->sc[k];
+        if (k == 0)
+            memcpy(w->Anew, z, sizeof *z * (size_t)nc);
+    }
+    memcpy(w->A, w->Anew, sizeof *w->A * (size_t)nc);
+    return 0;
+}
+
 static int advance_cb(void *ctx, double t0, double t1)
 {
     SensWork *w = ctx;
+    if (w->exact && exact_advance(w, t0, t1) != 0)
+        return evq_fail(w->q, "the exact solution or its sensitivity is not finite (check "
+                              "the parameters)");
     if (w->ode && ode_advance(w->ode, w, t0, t1, w->A, w->np > 0 ? w->S : NULL) != 0)
         return evq_fail(w->q, ode_error(w->ode));
     return 0;

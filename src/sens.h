@@ -7,8 +7,9 @@
  * differences: $PK and the prediction are differentiated symbolically
  * (prog.h: pk_d, pred_d), the amounts by CVODES forward sensitivities
  * (ode.h) with the symbolic Jacobian and df/dpi (des_d), and each dose
- * adds its jump to the sensitivities.  The system always runs on CVODES,
- * even when prog->linear.
+ * adds its jump to the sensitivities.  When prog->linear, the amounts and
+ * their sensitivities are instead advanced exactly between events, by
+ * matrix exponentials (linpk.h), unless SimOpts.force_ode (SOLVER=ODE).
  *
  * The events are sim.h's (PREDPP), and the predictions equal
  * sim_subject's within the solver tolerance.  Refused, with an error
@@ -29,8 +30,9 @@
 
 typedef struct SensWork SensWork;
 
-/* NULL when out of memory.  SimOpts: tolerances and integrator; force_ode
- * and nthreads are ignored (always CVODES, one thread). */
+/* NULL when out of memory.  SimOpts: force_ode (CVODES even for a linear
+ * model), and the tolerances and integrator of CVODES; nthreads is
+ * ignored (one thread). */
 SensWork *sens_work_new(const Prog *p, const SimOpts *o);
 void      sens_work_free(SensWork **w);
 

@@ -25,7 +25,10 @@ grep -q 'Lua 5.4' "$TMP/cli.o" && grep -q 'SUNDIALS' "$TMP/cli.o" && grep -q 'Op
 expect_rc 0 "check a valid model" -- "$QLXC" check "$good"
 expect_rc 1 "check a missing file" -- "$QLXC" check "$TMP/does-not-exist.qlx"
 grep -q "cannot read" "$TMP/cli.e" && ok "missing file says it cannot read it" || bad "missing file message"
-expect_rc 3 "run says plainly that the engine is not built yet" -- "$QLXC" run "$good"
+# an engine of a later issue: Monte Carlo trials
+cp examples/simulation/oral_2cmt.qlx examples/simulation/design.csv "$TMP/"
+printf '$SIMULATION N=10 SEED=1\n' >>"$TMP/oral_2cmt.qlx"
+expect_rc 3 "run says plainly that the engine is not built yet" -- "$QLXC" run "$TMP/oral_2cmt.qlx"
 grep -q "not built" "$TMP/cli.e" && ok "run's message names what is missing" || bad "run message: $(cat "$TMP/cli.e")"
 expect_rc 0 "graph prints DOT" -- "$QLXC" graph "$good"
 head -1 "$TMP/cli.o" | grep -q '^digraph' && ok "graph output is a digraph" || bad "graph output"

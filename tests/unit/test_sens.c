@@ -14,12 +14,18 @@
  * only be matched to the differences' noise).  The predictions themselves
  * must equal sim_subject's, which keeps sens.c and sim.c on one event engine (src/evq.c)
  * honest.
+ *
+ * The linear models run on the exact path (matrix exponentials) in both
+ * sens.c and sim.c; check_paths compares that path's derivatives with
+ * CVODES's (SOLVER=ODE, rtol 1e-10) to 1e-6 relative, and speed() prints
+ * how much faster it is.
  */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data.h"
 #include "parse.h"
@@ -271,6 +277,151 @@ static const char *const idr_data =
     "1,30,.,0,0,3,0,0,0,0,70,2\n1,72,.,0,0,3,0,0,0,0,70,2\n"
     "2,0,.,10,1,1,0,0,0,0,70,1\n2,3,.,0,0,3,0,0,0,0,70,2\n2,20,.,0,0,3,0,0,0,0,70,2\n";
 
+/* CL straight on a small THETA: dK/dTHETA = -1/VC is 20 times K, which
+ * the exact path scales away before its exponentials (sens.c). */
+static const char *const small_theta =
+    HEAD "$COMPARTMENTS depot(dose) central(observe)\n"
+    "$THETA\n  tka = 0.4\n  tcl = 0.05\n  vc = 20\n"
+    "$OMEGA\n  eta_cl ~ 0.09\n"
+    "$PK\n  KA = exp(tka)\n  CL = tcl*exp(eta_cl)\n"
+    "$DES\n  d/dt(depot) = -KA*depot\n  d/dt(central) = KA*depot - CL/vc*central\n"
+    "$ERROR\n  IPRED = central/vc\n";
+
+/* Two compartments, infusions at a data RATE with F1 on a THETA (ADDL,
+ * and a short one overlapping the last), WT changing between records. */
+static const char *const iv_2cmt =
+    HEAD "$COMPARTMENTS central(dose, observe) periph\n"
+    "$THETA\n  tcl = 1.6\n  tvc = 3.9\n  tq = 2.3\n  tvp = 4.6\n  tf = -0.2\n"
+    "$OMEGA\n  eta_cl ~ 0.09\n  eta_vc ~ 0.09\n"
+    "$PK\n  CL = exp(tcl + eta_cl)*(WT/70)^0.75\n  VC = exp(tvc + eta_vc)\n"
+    "  Q = exp(tq)\n  VP = exp(tvp)\n  F1 = exp(tf)\n"
+    "$DES\n  d/dt(central) = -(CL + Q)/VC*central + Q/VP*periph\n"
+    "  d/dt(periph) = Q/VC*central - Q/VP*periph\n"
+    "$ERROR\n  IPRED = central/VC\n";
+
+static const char *const iv_2cmt_data =
+    "1,0,.,500,1,1,100,12,3,0,70,1\n"
+    "1,1,.,0,0,1,0,0,0,0,70,1\n1,4.5,.,0,0,1,0,0,0,0,72,1\n1,6,.,0,0,1,0,0,0,0,72,1\n"
+    "1,13,.,0,0,1,0,0,0,0,73,1\n1,25,.,200,1,1,400,0,0,0,73,1\n1,30,.,0,0,1,0,0,0,0,73,1\n"
+    "1,60,.,0,0,1,0,0,0,0,75,1\n"
+    "2,0,.,300,1,1,50,0,0,0,60,1\n2,2,.,0,0,1,0,0,0,0,60,1\n2,8,.,0,0,1,0,0,0,0,60,1\n";
+
+/* ---- the exact linear path against CVODES ------------------------------------ */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* sens_subject on the exact linear path and on CVODES (SOLVER=ODE, rtol
+ * 1e-10) must agree to 1e-6 relative; a derivative is compared against
+ * the larger of itself and 1e-4 of its parameter's largest for the
+ * subject, since one near zero can only match to CVODES's noise. */
+static void check_paths(const char *what, const char *model, const char *data)
+{
+    Mod r;
+    if (!load(&r, model, data)) {
+        ok(0, "%s: model and data load", what);
+        mod_free(&r);
+        return;
+    }
+    int nt = r.m->nthetas, ne = r.m->omega.n, np = r.p->np;
+    SimOpts oe = { 0, 0, 1e-10, 1e-12, 0, 1 }, oc = { 1, 0, 1e-10, 1e-12, 0, 1 };
+    SensWork *we = sens_work_new(r.p, &oe), *wc = sens_work_new(r.p, &oc);
+    size_t nr = (size_t)r.ds->nrows;
+    double *pe = calloc(nr, sizeof *pe), *pc = calloc(nr, sizeof *pc);
+    double *de = calloc(nr * (size_t)np + 1, sizeof *de);
+    double *dc = calloc(nr * (size_t)np + 1, sizeof *dc);
+    double theta[64], eta[64], worst_p = 0, worst_d = 0;
+    int failed = !we || !wc || !r.p->linear, ncmp = 0;
+    for (int i = 0; i < nt; i++)
+        theta[i] = r.m->thetas[i].init;
+    for (int i = 0; i < ne; i++)
+        eta[i] = ETA[i % 8];
+    for (int s = 0; s < r.ds->nsubjects && !failed; s++) {
+        const DataSubject *sub = &r.ds->subjects[s];
+        if (sens_subject(we, r.ds, s, theta, eta, pe, de) != 0 ||
+            sens_subject(wc, r.ds, s, theta, eta, pc, dc) != 0) {
+            printf("# sens: %s %s\n", sens_error(we), sens_error(wc));
+            failed = 1;
+            break;
+        }
+        for (int i = 0; i < sub->n; i++)
+            worst_p = fmax(worst_p, fabs(pe[i] - pc[i]) / fmax(fabs(pc[i]), 1e-9));
+        for (int k = 0; k < np; k++) {
+            double big = 0;
+            for (int i = 0; i < sub->n; i++)
+                big = fmax(big, fabs(dc[(size_t)i * (size_t)np + (size_t)k]));
+            for (int i = 0; i < sub->n; i++) {
+                double a = de[(size_t)i * (size_t)np + (size_t)k];
+                double c = dc[(size_t)i * (size_t)np + (size_t)k];
+                double e = fabs(a - c) / fmax(fabs(c), 1e-4 * big);
+                if (e > 1e-6)
+                    printf("# subject %d row %d parameter %d: exact %.12g, CVODES %.12g\n",
+                           s + 1, i + 1, k + 1, a, c);
+                if (!(e <= worst_d))
+                    worst_d = isnan(e) ? INFINITY : e;
+                ncmp++;
+            }
+        }
+    }
+    ok(!failed && worst_p < 1e-7 && worst_d < 1e-6, "%s: exact path equals CVODES (SOLVER=ODE) "
+       "to %.1e in the predictions, %.1e in %d derivatives", what, worst_p, worst_d, ncmp);
+    free(pe);
+    free(pc);
+    free(de);
+    free(dc);
+    sens_work_free(&we);
+    sens_work_free(&wc);
+    mod_free(&r);
+}
+
+/* Printed, not asserted: sens_subject per second on each path for the
+ * first subject of a one-compartment oral model. */
+static void speed(const char *model, const char *data)
+{
+    Mod r;
+    if (!load(&r, model, data)) {
+        ok(0, "speed: model and data load");
+        mod_free(&r);
+        return;
+    }
+    int nt = r.m->nthetas, ne = r.m->omega.n, np = r.p->np;
+    size_t nr = (size_t)r.ds->nrows;
+    double *pred = calloc(nr, sizeof *pred), *dpred = calloc(nr * (size_t)np + 1, sizeof *dpred);
+    double theta[64], eta[64], rate[2] = { 0, 0 };
+    for (int i = 0; i < nt; i++)
+        theta[i] = r.m->thetas[i].init;
+    for (int i = 0; i < ne; i++)
+        eta[i] = ETA[i % 8];
+    int failed = 0;
+    for (int path = 0; path < 2 && !failed; path++) {
+        SimOpts o = { path, 0, 1e-6, 1e-8, 0, 1 };
+        SensWork *w = sens_work_new(r.p, &o);
+        long n = 0;
+        double t0 = now(), t = t0;
+        /* vary an ETA each call, as an estimation would, so the step
+         * caches see new parameters */
+        while (w && (t = now()) - t0 < 0.3) {
+            for (int j = 0; j < 20 && !failed; j++, n++) {
+                eta[0] = 0.01 * (double)(n % 17);
+                failed |= sens_subject(w, r.ds, 0, theta, eta, pred, dpred) != 0;
+            }
+        }
+        failed |= !w;
+        rate[path] = (double)n / (t - t0);
+        sens_work_free(&w);
+    }
+    printf("# speed, 1 cmt oral subject (%d records, np %d): exact %.0f/s, CVODES (rtol 1e-6) "
+           "%.0f/s, %.1fx\n", r.ds->subjects[0].n, np, rate[0], rate[1], rate[0] / rate[1]);
+    ok(!failed, "speed measured");
+    free(pred);
+    free(dpred);
+    mod_free(&r);
+}
+
 /* ---- refusals ------------------------------------------------------------------ */
 
 static void check_refused(const char *what, const char *model, const char *data,
@@ -304,6 +455,15 @@ int main(void)
     check_fd("1 cmt oral, F1(THETA), ALAG1, ADDL, WT covariate", oral_1cmt, oral_data);
     check_fd("1 cmt IV infusions at a data RATE, F1(THETA), EVID 4", iv_1cmt, iv_data);
     check_fd("2 cmt oral, WT on CL and the volumes, Y at EPS 0", oral_2cmt, oral_2cmt_data);
+    check_fd("1 cmt oral, CL on a small THETA", small_theta, oral_data);
+    check_fd("2 cmt IV infusions, F1(THETA), overlapping, WT", iv_2cmt, iv_2cmt_data);
+
+    check_paths("1 cmt oral, F1(THETA), ALAG1, ADDL, WT", oral_1cmt, oral_data);
+    check_paths("1 cmt IV infusions, F1(THETA), EVID 4", iv_1cmt, iv_data);
+    check_paths("2 cmt oral, WT", oral_2cmt, oral_2cmt_data);
+    check_paths("1 cmt oral, CL on a small THETA", small_theta, oral_data);
+    check_paths("2 cmt IV infusions, F1(THETA), overlapping", iv_2cmt, iv_2cmt_data);
+    speed(oral_1cmt, oral_data);
     check_fd("indirect response I (nonlinear $DES, THETA in $DES)", idr, idr_data);
 
     check_refused("an SS=1 record", iv_1cmt,
