@@ -220,25 +220,6 @@ static int cmd_check(const Cli *c)
     return bad ? EXIT_MODEL : EXIT_OK;
 }
 
-/* Write text to path atomically: a temporary file beside it, then rename,
- * so a crash never leaves half a model behind. */
-static int write_atomic(const char *path, const char *text, size_t len)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
-    int ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int cmd_fmt(const Cli *c)
 {
     int status = EXIT_OK;
@@ -267,7 +248,7 @@ static int cmd_fmt(const Cli *c)
                 status = status == EXIT_OK ? EXIT_MODEL : status;
             }
         } else if (c->write) {
-            if (!same && write_atomic(c->files[i], buf, len) != 0) {
+            if (!same && tab_write_atomic(c->files[i], buf, len) != 0) {
                 fprintf(stderr, "qlxc: cannot write '%s': %s\n", c->files[i], strerror(errno));
                 status = EXIT_RUNTIME;
             }
