@@ -668,3 +668,278 @@ void est_result_free(EstResult *r)
     mem_free(r->eta);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- the covariance step ------------------------------------------------------------ */
+
+typedef struct {
+    int kind;             /* 0 THETA, 1 OMEGA, 2 SIGMA */
+    int i, j;             /* THETA index, or the matrix element */
+} CovPar;
+
+/* LAPACK's symmetric eigenvalue solver (OpenBLAS). */
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+            double *w, double *work, const int *lwork, int *info);
+
+static int cov_params(const Est *e, CovPar *cp)
+{
+    int n = 0;
+    for (int k = 0; k < e->nt; k++)
+        if (!e->m->thetas[k].fix)
+            cp[n++] = (CovPar){ 0, k, k };
+    const ModelRandom *rs[2] = { &e->m->omega, &e->m->sigma };
+    for (int r = 0; r < 2; r++)
+        for (int b = 0; b < rs[r]->nblocks; b++) {
+            if (!block_free(rs[r], b))
+                continue;
+            int s0 = rs[r]->block_start[b], m = rs[r]->block_size[b];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j <= i; j++)
+                    cp[n++] = (CovPar){ 1 + r, s0 + i, s0 + j };
+        }
+    return n;
+}
+
+static double *cov_slot(Est *e, const CovPar *c)
+{
+    if (c->kind == 0)
+        return &e->theta[c->i];
+    int dim = c->kind == 1 ? e->ne : e->neps;
+    double *mat = c->kind == 1 ? e->omega : e->sigma;
+    return &mat[c->i * dim + c->j];
+}
+
+/* Set parameter k to v (both halves of a symmetric element). */
+static void cov_set(Est *e, const CovPar *c, double v)
+{
+    *cov_slot(e, c) = v;
+    if (c->kind != 0 && c->i != c->j) {
+        int dim = c->kind == 1 ? e->ne : e->neps;
+        double *mat = c->kind == 1 ? e->omega : e->sigma;
+        mat[c->j * dim + c->i] = v;
+    }
+}
+
+/* OFV and the subjects' terms (into per) with parameters a, b moved. */
+static int cov_eval(Est *e, const CovPar *cp, const double *p0, int a, double ha, int b,
+                    double hb, double *f, double *per)
+{
+    if (a >= 0)
+        cov_set(e, &cp[a], p0[a] + ha);
+    if (b >= 0)
+        cov_set(e, &cp[b], p0[b] + hb + (a == b ? ha : 0));
+    int rc = population(e, f);
+    if (per)
+        memcpy(per, e->ofv_i, sizeof *per * (size_t)e->nsub);
+    if (a >= 0)
+        cov_set(e, &cp[a], p0[a]);
+    if (b >= 0)
+        cov_set(e, &cp[b], p0[b]);
+    return rc;
+}
+
+/* The inverse of an n x n SPD matrix by Cholesky; -1 if not SPD. */
+static int spd_inverse(int n, const double *A, double *inv, double *L)
+{
+    if (cholesky(n, A, L) != 0)
+        return -1;
+    double *col = inv + (size_t)n * (size_t)n;   /* n extra doubles */
+    for (int i = 0; i < n; i++) {
+        memset(col, 0, sizeof *col * (size_t)n);
+        col[i] = 1;
+        chol_solve(n, L, col);
+        for (int j = 0; j < n; j++)
+            inv[j * n + i] = col[j];
+    }
+    return 0;
+}
+
+static void matmul(int n, const double *A, const double *B, double *C)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int k = 0; k < n; k++)
+                s += A[i * n + k] * B[k * n + j];
+            C[i * n + j] = s;
+        }
+}
+
+static int cov_compute(Est *e, const CovPar *cp, int n, CovMatrix which, EstCov *c)
+{
+    size_t n2 = (size_t)n * (size_t)n, ns = (size_t)e->nsub;
+    double *p0 = mem_calloc((size_t)n + 1, sizeof(double));
+    double *h = mem_calloc((size_t)n + 1, sizeof(double));
+    double *H = mem_calloc(n2 + 1, sizeof(double));
+    double *G = mem_calloc(ns * (size_t)n + 1, sizeof(double));   /* subjects' gradients */
+    double *per_p = mem_calloc(ns + 1, sizeof(double)), *per_m = mem_calloc(ns + 1, sizeof(double));
+    double *R = mem_calloc(n2 + 1, sizeof(double)), *S = mem_calloc(n2 + 1, sizeof(double));
+    double *Ri = mem_calloc(n2 + (size_t)n + 1, sizeof(double));
+    double *L = mem_calloc(n2 + 1, sizeof(double)), *T = mem_calloc(n2 + 1, sizeof(double));
+    int rc = -1;
+    if (!p0 || !h || !H || !G || !per_p || !per_m || !R || !S || !Ri || !L || !T)
+        goto done;
+    for (int k = 0; k < n; k++) {
+        p0[k] = *cov_slot(e, &cp[k]);
+        h[k] = 1e-3 * fmax(fabs(p0[k]), 1e-2);
+    }
+    double f0;
+    if (population(e, &f0) != 0)
+        goto eval_fail;
+    for (int a = 0; a < n; a++) {
+        double fp, fm;
+        if (cov_eval(e, cp, p0, a, h[a], -1, 0, &fp, per_p) != 0 ||
+            cov_eval(e, cp, p0, a, -h[a], -1, 0, &fm, per_m) != 0)
+            goto eval_fail;
+        H[a * n + a] = (fp - 2 * f0 + fm) / (h[a] * h[a]);
+        for (int s = 0; s < e->nsub; s++)
+            G[(size_t)s * (size_t)n + (size_t)a] = (per_p[s] - per_m[s]) / (2 * h[a]);
+        for (int b = 0; b < a; b++) {
+            double fpp, fpm, fmp, fmm;
+            if (cov_eval(e, cp, p0, a, h[a], b, h[b], &fpp, NULL) != 0 ||
+                cov_eval(e, cp, p0, a, h[a], b, -h[b], &fpm, NULL) != 0 ||
+                cov_eval(e, cp, p0, a, -h[a], b, h[b], &fmp, NULL) != 0 ||
+                cov_eval(e, cp, p0, a, -h[a], b, -h[b], &fmm, NULL) != 0)
+                goto eval_fail;
+            H[a * n + b] = H[b * n + a] = (fpp - fpm - fmp + fmm) / (4 * h[a] * h[b]);
+        }
+    }
+    /* R = H/2; S = sum_i (g_i/2)(g_i/2)' */
+    for (size_t k = 0; k < n2; k++)
+        R[k] = H[k] / 2;
+    for (int s = 0; s < e->nsub; s++)
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
+                S[a * n + b] += G[(size_t)s * (size_t)n + (size_t)a] *
+                                G[(size_t)s * (size_t)n + (size_t)b] / 4;
+    if (which != COV_S && spd_inverse(n, R, Ri, L) != 0) {
+        snprintf(c->message, sizeof c->message,
+                 "R matrix not positive definite: the model may be over-parametrised or the "
+                 "minimum not reached");
+        rc = 0;
+        goto done;
+    }
+    if (which == COV_R) {
+        memcpy(c->cov, Ri, sizeof *Ri * n2);
+    } else if (which == COV_S) {
+        if (spd_inverse(n, S, c->cov, L) != 0) {
+            snprintf(c->message, sizeof c->message, "S matrix not positive definite");
+            rc = 0;
+            goto done;
+        }
+    } else {
+        matmul(n, Ri, S, T);
+        matmul(n, T, Ri, c->cov);
+    }
+    int good = 1;
+    for (int k = 0; k < n; k++) {
+        c->se[k] = sqrt(c->cov[k * n + k]);
+        good &= c->se[k] > 0 && isfinite(c->se[k]);
+    }
+    if (!good) {
+        snprintf(c->message, sizeof c->message, "a variance of the estimates is not positive");
+        rc = 0;
+        goto done;
+    }
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            c->corr[a * n + b] = c->cov[a * n + b] / (c->se[a] * c->se[b]);
+    /* eigenvalues of the correlation matrix: the condition number */
+    {
+        memcpy(T, c->corr, sizeof *T * n2);
+        int lwork = 8 * n + 8, info = 0;
+        double *wv = L, *work = mem_calloc((size_t)lwork, sizeof(double));
+        if (work) {
+            dsyev_("N", "U", &n, T, &n, wv, work, &lwork, &info);
+            if (info == 0 && wv[0] > 0)
+                c->condition = wv[n - 1] / wv[0];
+            mem_free(work);
+        }
+    }
+    c->ok = 1;
+    snprintf(c->message, sizeof c->message, "covariance step completed (%s)",
+             which == COV_R ? "R^-1" : which == COV_S ? "S^-1" : "sandwich R^-1 S R^-1");
+    rc = 0;
+    goto done;
+eval_fail:
+    snprintf(c->message, sizeof c->message, "the objective could not be evaluated near the "
+             "estimates: %s", e->err);
+    rc = 0;
+done:
+    for (int k = 0; k < n && p0; k++)
+        cov_set(e, &cp[k], p0[k]);
+    double *arr[] = { p0, h, H, G, per_p, per_m, R, S, Ri, L, T };
+    for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
+        mem_free(arr[i]);
+    return rc;
+}
+
+static void cov_names(const Est *e, const CovPar *cp, int n, EstCov *c)
+{
+    for (int k = 0; k < n; k++) {
+        char buf[160];
+        const CovPar *q = &cp[k];
+        const ModelRandom *r = q->kind == 1 ? &e->m->omega : &e->m->sigma;
+        if (q->kind == 0)
+            snprintf(buf, sizeof buf, "%s", e->m->thetas[q->i].name);
+        else
+            snprintf(buf, sizeof buf, "%s(%s,%s)", q->kind == 1 ? "OMEGA" : "SIGMA",
+                     r->names[q->i], r->names[q->j]);
+        size_t len = strlen(buf) + 1;
+        c->names[k] = mem_malloc(len);
+        if (c->names[k])
+            memcpy(c->names[k], buf, len);
+    }
+}
+
+int est_covariance(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
+                   CovMatrix which, EstCov *c, Diag *d)
+{
+    memset(c, 0, sizeof *c);
+    EstOpts o2 = *o;
+    o2.theta0 = r->theta;
+    o2.omega0 = r->omega;
+    o2.sigma0 = r->sigma;
+    Est *e = mem_calloc(1, sizeof *e);
+    if (!e || est_init(e, p, ds, &o2, d) != 0) {
+        if (e)
+            est_free(e);
+        mem_free(e);
+        return -1;
+    }
+    memcpy(e->eta_start, r->eta, sizeof(double) * (size_t)(e->nsub * e->ne));
+    int np = e->nx;   /* at most as many as the outer vector */
+    CovPar *cp = mem_calloc((size_t)np + 1, sizeof *cp);
+    int n = cp ? cov_params(e, cp) : 0;
+    c->n = n;
+    size_t n2 = (size_t)n * (size_t)n;
+    c->names = mem_calloc((size_t)n + 1, sizeof *c->names);
+    c->estimate = mem_calloc((size_t)n + 1, sizeof(double));
+    c->cov = mem_calloc(n2 + (size_t)n + 1, sizeof(double));
+    c->se = mem_calloc((size_t)n + 1, sizeof(double));
+    c->corr = mem_calloc(n2 + 1, sizeof(double));
+    int rc = -1;
+    if (cp && c->names && c->estimate && c->cov && c->se && c->corr) {
+        cov_names(e, cp, n, c);
+        for (int k = 0; k < n; k++)
+            c->estimate[k] = *cov_slot(e, &cp[k]);
+        rc = cov_compute(e, cp, n, which, c);
+    } else {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory in the covariance step");
+    }
+    mem_free(cp);
+    est_free(e);
+    mem_free(e);
+    return rc;
+}
+
+void est_cov_free(EstCov *c)
+{
+    for (int k = 0; c->names && k < c->n; k++)
+        mem_free(c->names[k]);
+    mem_free(c->names);
+    mem_free(c->estimate);
+    mem_free(c->cov);
+    mem_free(c->se);
+    mem_free(c->corr);
+    memset(c, 0, sizeof *c);
+}

@@ -55,6 +55,28 @@ typedef struct {
     char message[256];
 } EstResult;
 
+/* The covariance step ($COVARIANCE): the parameters are the free THETAs
+ * and the free elements (lower triangle) of the OMEGA and SIGMA blocks, in
+ * that order; R is half the Hessian of the OFV in them (central
+ * differences), S the sum over subjects of the outer products of half the
+ * subjects' OFV gradients, and the covariance R^-1 S R^-1 (SANDWICH,
+ * NONMEM's default), R^-1 or S^-1. */
+typedef struct {
+    int n;                /* parameters */
+    char **names;         /* "tcl", "OMEGA(eta_cl,eta_cl)", ... */
+    double *estimate;     /* n */
+    double *cov;          /* n x n */
+    double *se;           /* n */
+    double *corr;         /* n x n */
+    double condition;     /* largest / smallest eigenvalue of corr */
+    int ok;               /* 0: message says why (R not positive definite...) */
+    char message[512];
+} EstCov;
+
+int  est_covariance(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
+                    CovMatrix which, EstCov *c, Diag *d);
+void est_cov_free(EstCov *c);
+
 /* Starts from the model's initial values.  Returns 0 (converged or
  * stopped with a usable result; see converged and message), or -1 after
  * reporting why it could not run. */

@@ -345,8 +345,25 @@ static const char *method_name(EstMethod m)
 }
 
 /* summary.txt: what a pharmacometrician reads first. */
+/* The standard error of one parameter, or NaN without a covariance step. */
+static double se_of(const EstCov *c, const char *name)
+{
+    for (int k = 0; c && c->ok && k < c->n; k++)
+        if (c->names[k] && strcmp(c->names[k], name) == 0)
+            return c->se[k];
+    return NAN;
+}
+
+static void put_se(FILE *f, double est, double se)
+{
+    if (se == se)
+        fprintf(f, " %12.4g %8.1f%%", se, 100 * se / fabs(est));
+    else
+        fprintf(f, " %12s %9s", ".", ".");
+}
+
 static int write_summary(const char *dir, const Model *m, const Dataset *ds, const EstResult *r,
-                         EstMethod method, double seconds, Diag *d)
+                         const EstCov *cv, EstMethod method, double seconds, Diag *d)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -376,31 +393,51 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
     fprintf(f, "BIC         %.4f   (OFV + %d * log(%d observations))\n",
             r->ofv + npar * log(nobs > 0 ? nobs : 1), npar, nobs);
     fprintf(f, "run time    %.2f s\n\n", seconds);
-    fprintf(f, "%-14s %14s %14s\n", "THETA", "estimate", "exp(estimate)");
-    for (int k = 0; k < m->nthetas; k++)
-        fprintf(f, "%-14s %14.6g %14.6g%s\n", m->thetas[k].name, r->theta[k], exp(r->theta[k]),
-                m->thetas[k].fix ? "  FIX" : "");
-    fprintf(f, "\n%-14s %14s %14s\n", "OMEGA", "variance", "CV% (BSV)");
+    fprintf(f, "%-14s %14s %12s %9s %14s\n", "THETA", "estimate", "SE", "RSE", "exp(estimate)");
+    for (int k = 0; k < m->nthetas; k++) {
+        fprintf(f, "%-14s %14.6g", m->thetas[k].name, r->theta[k]);
+        put_se(f, r->theta[k], se_of(cv, m->thetas[k].name));
+        fprintf(f, " %14.6g%s\n", exp(r->theta[k]), m->thetas[k].fix ? "  FIX" : "");
+    }
+    fprintf(f, "\n%-14s %14s %12s %9s %14s\n", "OMEGA", "variance", "SE", "RSE", "CV% (BSV)");
     for (int i = 0; i < m->omega.n; i++) {
         double v = r->omega[i * m->omega.n + i];
-        fprintf(f, "%-14s %14.6g %14.2f\n", m->omega.names[i], v, 100 * sqrt(exp(v) - 1));
+        char key[160];
+        snprintf(key, sizeof key, "OMEGA(%s,%s)", m->omega.names[i], m->omega.names[i]);
+        fprintf(f, "%-14s %14.6g", m->omega.names[i], v);
+        put_se(f, v, se_of(cv, key));
+        fprintf(f, " %14.2f\n", 100 * sqrt(exp(v) - 1));
     }
     for (int i = 0; i < m->omega.n; i++)
         for (int j = 0; j < i; j++) {
-            double cv = r->omega[i * m->omega.n + j];
-            if (cv != 0)
-                fprintf(f, "%-14s %14.6g   correlation %.3f\n", "  covariance", cv,
-                        cv / sqrt(r->omega[i * m->omega.n + i] * r->omega[j * m->omega.n + j]));
+            double cij = r->omega[i * m->omega.n + j];
+            if (cij != 0)
+                fprintf(f, "%-14s %14.6g   correlation %.3f\n", "  covariance", cij,
+                        cij / sqrt(r->omega[i * m->omega.n + i] * r->omega[j * m->omega.n + j]));
         }
-    fprintf(f, "\n%-14s %14s %14s\n", "SIGMA", "variance", "SD");
+    fprintf(f, "\n%-14s %14s %12s %9s %14s\n", "SIGMA", "variance", "SE", "RSE", "SD");
     for (int i = 0; i < m->sigma.n; i++) {
         double v = r->sigma[i * m->sigma.n + i];
-        fprintf(f, "%-14s %14.6g %14.6g\n", m->sigma.names[i], v, sqrt(v));
+        char key[160];
+        snprintf(key, sizeof key, "SIGMA(%s,%s)", m->sigma.names[i], m->sigma.names[i]);
+        fprintf(f, "%-14s %14.6g", m->sigma.names[i], v);
+        put_se(f, v, se_of(cv, key));
+        fprintf(f, " %14.6g\n", sqrt(v));
     }
     fprintf(f, "\nCV%% is sqrt(exp(omega^2) - 1), for log-normally distributed parameters.\n");
-    if (m->cov.present)
-        fprintf(f, "The covariance step ($COVARIANCE) is not built in this version: no standard "
-                   "errors.\n");
+    if (cv) {
+        fprintf(f, "\nCovariance step: %s\n", cv->message);
+        if (cv->ok) {
+            fprintf(f, "condition number of the correlation matrix: %.4g\n\ncorrelation of the "
+                       "estimates:\n", cv->condition);
+            for (int a = 0; a < cv->n; a++) {
+                fprintf(f, "%-26s", cv->names[a] ? cv->names[a] : "?");
+                for (int b = 0; b <= a; b++)
+                    fprintf(f, " %6.3f", cv->corr[a * cv->n + b]);
+                fputc('\n', f);
+            }
+        }
+    }
     fclose(f);
     size_t plen = strlen(dir) + 16;
     char *path = mem_malloc(plen);
@@ -468,17 +505,31 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     double secs = now_seconds() - t0;
     const char *dir = out_dir(c, a);
     int status = EXIT_RUNTIME;
+    EstCov cov, *cv = NULL;
+    if (m->cov.present) {
+        EstOpts eo;
+        memset(&eo, 0, sizeof eo);
+        eo.method = m->ests[m->nests - 1].method;
+        eo.sim = *so;
+        if (est_covariance(p, ds, &eo, &r, m->cov.matrix, &cov, d) == 0) {
+            cv = &cov;
+            fprintf(stderr, "qlxc: %s\n", cov.message);
+        }
+    }
+    secs = now_seconds() - t0;
     SimOut pop, ind;
     if (sim_out_alloc(&pop, p, ds) == 0 && sim_out_alloc(&ind, p, ds) == 0 &&
         sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
         sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
         TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind };
-        if (write_summary(dir, m, ds, &r, m->ests[m->nests - 1].method, secs, d) == 0 &&
+        if (write_summary(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
             tab_write_all(&tr, dir, d, stderr) == 0)
             status = EXIT_OK;
     }
     sim_out_free(&pop);
     sim_out_free(&ind);
+    if (cv)
+        est_cov_free(cv);
     est_result_free(&r);
     return status;
 }

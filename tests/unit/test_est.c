@@ -206,6 +206,20 @@ static void test_linear_estimates(void)
            "sigma^2 %.5f (%.5f), %s", meth ? "FOCEI" : "FO", rc == 0 ? r.theta[0] : NAN, grand,
            rc == 0 ? r.omega[0] : NAN, om2, rc == 0 ? r.sigma[0] : NAN, s2,
            rc == 0 ? r.message : "failed");
+        if (rc == 0 && meth == 1) {
+            /* the likelihood is exactly quadratic in mu, and mu is orthogonal
+             * to the variances at the maximum: R^-1 gives Var(mu) =
+             * (sigma^2 + n omega^2) / (m n) exactly */
+            EstCov cv;
+            int crc = est_covariance(f.p, f.ds, &o, &r, COV_R, &cv, f.d);
+            double want = sqrt((r.sigma[0] + nobs * r.omega[0]) / (m * nobs));
+            double got = crc == 0 && cv.ok ? cv.se[0] : NAN;
+            ok(fabs(got - want) < 1e-3 * want,
+               "the covariance step's SE of mu equals the closed form: %.6g vs %.6g (%s)", got,
+               want, crc == 0 ? cv.message : "failed");
+            if (crc == 0)
+                est_cov_free(&cv);
+        }
         if (rc == 0)
             est_result_free(&r);
     }
