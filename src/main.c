@@ -456,6 +456,150 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
     return rc;
 }
 
+/* A JSON number; NaN and infinities, which JSON lacks, as null. */
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_matrix(FILE *f, const double *a, int n)
+{
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ", [" : "[", f);
+        for (int j = 0; j < n; j++) {
+            if (j)
+                fputs(", ", f);
+            json_num(f, a[i * n + j]);
+        }
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
+static void json_names(FILE *f, const char *const *names, int n)
+{
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        json_str(f, names[i]);
+    }
+    fputc(']', f);
+}
+
+/* results.json: everything summary.txt says, for programs. */
+static int write_results_json(const char *dir, const Model *m, const Dataset *ds,
+                              const EstResult *r, const EstCov *cv, EstMethod method,
+                              double seconds, Diag *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return -1;
+    fputs("{\n  \"problem\": ", f);
+    json_str(f, m->title);
+    fprintf(f, ",\n  \"method\": \"%s\",\n  \"converged\": %s,\n  \"message\": ",
+            method_name(method), r->converged ? "true" : "false");
+    json_str(f, r->message);
+    fprintf(f, ",\n  \"iterations\": %d,\n  \"evaluations\": %d,\n  \"run_time_s\": ",
+            r->iterations, r->evaluations);
+    json_num(f, seconds);
+    fputs(",\n  \"ofv\": ", f);
+    json_num(f, r->ofv);
+    fputs(",\n  \"ofv_convention\": \"-2 log likelihood without N*log(2*pi), as NONMEM\",\n", f);
+    fputs("  \"theta\": [", f);
+    for (int k = 0; k < m->nthetas; k++) {
+        fprintf(f, "%s\n    {\"name\": ", k ? "," : "");
+        json_str(f, m->thetas[k].name);
+        fputs(", \"estimate\": ", f);
+        json_num(f, r->theta[k]);
+        fputs(", \"se\": ", f);
+        json_num(f, se_of(cv, m->thetas[k].name));
+        fprintf(f, ", \"fixed\": %s}", m->thetas[k].fix ? "true" : "false");
+    }
+    fputs("\n  ],\n  \"omega\": {\"names\": ", f);
+    json_names(f, m->omega.names, m->omega.n);
+    fputs(", \"matrix\": ", f);
+    json_matrix(f, r->omega, m->omega.n);
+    fputs("},\n  \"sigma\": {\"names\": ", f);
+    json_names(f, m->sigma.names, m->sigma.n);
+    fputs(", \"matrix\": ", f);
+    json_matrix(f, r->sigma, m->sigma.n);
+    fputs("},\n  \"covariance_step\": ", f);
+    if (!cv) {
+        fputs("null", f);
+    } else {
+        fprintf(f, "{\"ok\": %s, \"message\": ", cv->ok ? "true" : "false");
+        json_str(f, cv->message);
+        if (cv->ok) {
+            fputs(", \"parameters\": ", f);
+            json_names(f, (const char *const *)cv->names, cv->n);
+            fputs(", \"se\": [", f);
+            for (int k = 0; k < cv->n; k++) {
+                if (k)
+                    fputs(", ", f);
+                json_num(f, cv->se[k]);
+            }
+            fputs("], \"covariance\": ", f);
+            json_matrix(f, cv->cov, cv->n);
+            fputs(", \"correlation\": ", f);
+            json_matrix(f, cv->corr, cv->n);
+            fputs(", \"condition_number\": ", f);
+            json_num(f, cv->condition);
+        }
+        fputc('}', f);
+    }
+    fputs(",\n  \"subjects\": [", f);
+    for (int s = 0; s < ds->nsubjects; s++) {
+        fprintf(f, "%s\n    {\"id\": ", s ? "," : "");
+        json_num(f, ds->subjects[s].id);
+        fputs(", \"eta\": [", f);
+        for (int k = 0; k < m->omega.n; k++) {
+            if (k)
+                fputs(", ", f);
+            json_num(f, r->eta[(size_t)s * (size_t)m->omega.n + (size_t)k]);
+        }
+        fputs("]}", f);
+    }
+    fputs("\n  ]\n}\n", f);
+    fclose(f);
+    size_t plen = strlen(dir) + 16;
+    char *path = mem_malloc(plen);
+    int rc = -1;
+    if (path) {
+        snprintf(path, plen, "%s/results.json", dir);
+        rc = tab_write_atomic(path, buf, len);
+        if (rc != 0)
+            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write '%s': %s", path,
+                        strerror(errno));
+        else
+            fprintf(stderr, "qlxc: wrote %s\n", path);
+    }
+    mem_free(path);
+    free(buf);
+    return rc;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -523,6 +667,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
         TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind };
         if (write_summary(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
+            write_results_json(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
             tab_write_all(&tr, dir, d, stderr) == 0)
             status = EXIT_OK;
     }

@@ -57,3 +57,35 @@ else
     bad "bad data handling (exit $rc)"; cat "$TMP/bad.log"
 fi
 true
+
+# estimation end to end: summary.txt, results.json (valid JSON), the table
+cat >"$TMP/est.qlx" <<'QLX'
+$PROBLEM one-way random effects, estimated
+$DATA est.csv IGNORE=@
+$INPUT ID TIME DV
+$THETA
+  mu = 3
+$OMEGA
+  eta ~ 1
+$SIGMA
+  eps ~ 1
+$PK
+  M = mu + eta
+$ERROR
+  Y = M + eps
+$ESTIMATION METHOD=FOCEI
+$COVARIANCE
+$TABLE ID TIME DV PRED IPRED ETAS FILE=sdtab.csv
+QLX
+awk 'BEGIN { print "ID,TIME,DV"; for (i = 1; i <= 12; i++) for (j = 0; j < 4; j++)
+             printf "%d,%d,%.6f\n", i, j, 5 + sin(i * 1.7) + 0.4 * cos(i * 3.1 + j * 2.3) }' >"$TMP/est.csv"
+"$QLXC" run -o "$TMP/estout" "$TMP/est.qlx" >"$TMP/est.log" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q '^OFV' "$TMP/estout/summary.txt" && grep -q 'covariance step completed' "$TMP/estout/summary.txt" &&
+   python3 -c 'import json, math, sys; d = json.load(open(sys.argv[1])); assert math.isfinite(d["ofv"]) and d["covariance_step"]["ok"] and len(d["subjects"]) == 12' "$TMP/estout/results.json" &&
+   [ "$(wc -l <"$TMP/estout/sdtab.csv")" = 49 ]; then
+    ok "estimation writes summary.txt, a valid results.json and the table"
+else
+    bad "estimation outputs (exit $rc)"; cat "$TMP/est.log"
+fi
+true
