@@ -458,9 +458,39 @@ static int outer_fn(void *ctx, const double *x, double *f, double *g)
     return 0;
 }
 
+void est_trace_header(const Model *m, FILE *f)
+{
+    fputs("ITERATION", f);
+    for (int k = 0; k < m->nthetas; k++)
+        fprintf(f, ",%s", m->thetas[k].name);
+    const ModelRandom *rs[2] = { &m->omega, &m->sigma };
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < rs[r]->n; i++)
+            for (int j = 0; j <= i; j++)
+                fprintf(f, ",%s(%d.%d)", r ? "SIGMA" : "OMEGA", i + 1, j + 1);
+    fputs(",OBJ\n", f);
+}
+
+static void trace_row(Est *e, int iter, const double *x, double f)
+{
+    unpack(e, x);   /* the next evaluation unpacks its own point */
+    fprintf(e->o->trace, "%d", iter);
+    for (int k = 0; k < e->nt; k++)
+        fprintf(e->o->trace, ",%.10g", e->theta[k]);
+    const double *mat[2] = { e->omega, e->sigma };
+    int dim[2] = { e->ne, e->neps };
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < dim[r]; i++)
+            for (int j = 0; j <= i; j++)
+                fprintf(e->o->trace, ",%.10g", mat[r][i * dim[r] + j]);
+    fprintf(e->o->trace, ",%.10g\n", f);
+}
+
 static int progress(void *ctx, const OptIter *it)
 {
     Est *e = ctx;
+    if (e->o->trace && it->x)
+        trace_row(e, it->iter, it->x, it->f);
     if (e->o->log)
         fprintf(e->o->log, "qlxc: %s iteration %3d  OFV %.6f  evaluations %d\n",
                 e->o->method == EST_FO ? "FO" : "FOCEI", it->iter, it->f, e->evaluations);

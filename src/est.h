@@ -38,6 +38,11 @@ typedef struct {
     int maxeval;          /* outer iterations; <= 0: 500 */
     SimOpts sim;          /* solver tolerances, threads */
     FILE *log;            /* one line per outer iteration, or NULL */
+    FILE *trace;          /* the iteration trace, in the spirit of NONMEM's
+                             .ext: a CSV row per outer iteration (ITERATION,
+                             the THETAs, the OMEGA and SIGMA lower
+                             triangles, OBJ); the header comes from
+                             est_trace_header().  NULL: none */
     /* where to start; NULL: the model's initial values (a second
      * $ESTIMATION step starts where the first ended) */
     const double *theta0, *omega0, *sigma0;
@@ -76,6 +81,8 @@ typedef struct {
 int  est_covariance(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
                     CovMatrix which, EstCov *c, Diag *d);
 void est_cov_free(EstCov *c);
+
+void est_trace_header(const Model *m, FILE *f);
 
 /* Starts from the model's initial values.  Returns 0 (converged or
  * stopped with a usable result; see converged and message), or -1 after

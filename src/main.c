@@ -623,6 +623,11 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     EstResult r;
     memset(&r, 0, sizeof r);
     double t0 = now_seconds();
+    char *trace = NULL;
+    size_t trace_len = 0;
+    FILE *tf = open_memstream(&trace, &trace_len);
+    if (tf)
+        est_trace_header(m, tf);
     for (int i = 0; i < m->nests; i++) {
         EstOpts eo;
         memset(&eo, 0, sizeof eo);
@@ -634,12 +639,16 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         if (m->ests[i].atol == m->ests[i].atol)
             eo.sim.atol = m->ests[i].atol;
         eo.log = stderr;
+        eo.trace = tf;
         eo.theta0 = r.theta;
         eo.omega0 = r.omega;
         eo.sigma0 = r.sigma;
         EstResult next;
         if (est_run(p, ds, &eo, &next, d) != 0) {
             est_result_free(&r);
+            if (tf)
+                fclose(tf);
+            free(trace);
             return EXIT_RUNTIME;
         }
         est_result_free(&r);
@@ -666,6 +675,15 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
         sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
         TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind };
+        if (tf) {
+            fclose(tf);
+            tf = NULL;
+            size_t plen = strlen(dir) + 16;
+            char *path = mem_alloc(a, plen);
+            snprintf(path, plen, "%s/trace.csv", dir);
+            if (tab_mkdirs(dir) == 0 && tab_write_atomic(path, trace, trace_len) == 0)
+                fprintf(stderr, "qlxc: wrote %s\n", path);
+        }
         if (write_summary(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
             write_results_json(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
             tab_write_all(&tr, dir, d, stderr) == 0)
@@ -675,6 +693,9 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     sim_out_free(&ind);
     if (cv)
         est_cov_free(cv);
+    if (tf)
+        fclose(tf);
+    free(trace);
     est_result_free(&r);
     return status;
 }

@@ -83,8 +83,10 @@ awk 'BEGIN { print "ID,TIME,DV"; for (i = 1; i <= 12; i++) for (j = 0; j < 4; j+
 rc=$?
 if [ $rc = 0 ] && grep -q '^OFV' "$TMP/estout/summary.txt" && grep -q 'covariance step completed' "$TMP/estout/summary.txt" &&
    python3 -c 'import json, math, sys; d = json.load(open(sys.argv[1])); assert math.isfinite(d["ofv"]) and d["covariance_step"]["ok"] and len(d["subjects"]) == 12' "$TMP/estout/results.json" &&
-   [ "$(wc -l <"$TMP/estout/sdtab.csv")" = 49 ]; then
-    ok "estimation writes summary.txt, a valid results.json and the table"
+   [ "$(wc -l <"$TMP/estout/sdtab.csv")" = 49 ] &&
+   head -1 "$TMP/estout/trace.csv" | grep -q '^ITERATION,mu,OMEGA(1.1),SIGMA(1.1),OBJ$' &&
+   [ "$(wc -l <"$TMP/estout/trace.csv")" -gt 2 ]; then
+    ok "estimation writes summary.txt, a valid results.json, the trace and the table"
 else
     bad "estimation outputs (exit $rc)"; cat "$TMP/est.log"
 fi
