@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opt.h"
 #include "sens.h"
@@ -491,9 +492,15 @@ static int progress(void *ctx, const OptIter *it)
     Est *e = ctx;
     if (e->o->trace && it->x)
         trace_row(e, it->iter, it->x, it->f);
-    if (e->o->log)
-        fprintf(e->o->log, "qlxc: %s iteration %3d  OFV %.6f  evaluations %d\n",
-                e->o->method == EST_FO ? "FO" : "FOCEI", it->iter, it->f, e->evaluations);
+    if (e->o->log) {
+        /* on a terminal one line that updates in place; in a log file a
+         * line per iteration */
+        int tty = isatty(fileno(e->o->log));
+        fprintf(e->o->log, "%sqlxc: %s iteration %3d  OFV %.6f  evaluations %d%s",
+                tty ? "\r" : "", e->o->method == EST_FO ? "FO" : "FOCEI", it->iter, it->f,
+                e->evaluations, tty ? "\033[K" : "\n");
+        fflush(e->o->log);
+    }
     return 0;
 }
 
@@ -668,6 +675,8 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
         st.callback_ctx = e;
         OptResult res;
         OptStatus s = e->nx > 0 ? opt_minimize(ow, outer_fn, e, x, &st, &res) : OPT_CONVERGED_GRAD;
+        if (o->log && isatty(fileno(o->log)))
+            fputc('\n', o->log);
         double ofv = NAN;
         unpack(e, x);
         e->update_start = 1;
