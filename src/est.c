@@ -982,3 +982,108 @@ void est_cov_free(EstCov *c)
     mem_free(c->corr);
     memset(c, 0, sizeof *c);
 }
+
+/* ---- weighted residuals ------------------------------------------------------------- */
+
+/* Whitened residuals of one subject: C = A Omega A' + diag(V), with A,
+ * V and f from the sensitivities at eta, and the residual r = y - (f(eta)
+ * - A eta); out = L^-1 r with C = L L' (so the residuals are independent
+ * N(0, 1) if the model is right). */
+static int whitened(Worker *w, const double *eta, double *out)
+{
+    Est *e = w->e;
+    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps;
+    if (run_sens(w, eta) != 0)
+        return -1;
+    const DataSubject *su = &e->ds->subjects[w->subject];
+    double *V = w->H + ne * ne + 1;
+    int n = 0;
+    for (int k = 0; k < su->n; k++) {
+        const DataRow *r = &e->ds->rows[su->first + k];
+        if (!is_obs(r))
+            continue;
+        V[n] = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps, NULL, NULL);
+        double lin = w->out.y[k];
+        for (int i = 0; i < ne; i++) {
+            double a = w->out.dy[(size_t)k * (size_t)np + (size_t)(nt + i)];
+            w->A[n * ne + i] = a;
+            lin -= a * eta[i];
+        }
+        w->res[n] = r->dv - lin;
+        n++;
+    }
+    double *C = w->C, *L = w->C + (size_t)e->maxobs * (size_t)e->maxobs;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double c = i == j ? V[i] : 0;
+            for (int k = 0; k < ne; k++)
+                for (int l = 0; l < ne; l++)
+                    c += w->A[i * ne + k] * e->omega[k * ne + l] * w->A[j * ne + l];
+            C[i * n + j] = C[j * n + i] = c;
+        }
+    if (n > 0 && cholesky(n, C, L) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {   /* forward substitution: L out = r */
+        double s = w->res[i];
+        for (int k = 0; k < i; k++)
+            s -= L[i * n + k] * out[k];
+        out[i] = s / L[i * n + i];
+    }
+    return 0;
+}
+
+int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
+                  double *wres, double *cwres, double *iwres, Diag *d)
+{
+    EstOpts o2 = *o;
+    o2.theta0 = r->theta;
+    o2.omega0 = r->omega;
+    o2.sigma0 = r->sigma;
+    o2.sim.nthreads = 1;
+    Est *e = mem_calloc(1, sizeof *e);
+    if (!e || est_init(e, p, ds, &o2, d) != 0) {
+        if (e)
+            est_free(e);
+        mem_free(e);
+        return -1;
+    }
+    for (int i = 0; i < ds->nrows; i++)
+        wres[i] = cwres[i] = iwres[i] = NAN;
+    Worker *w = &e->w[0];
+    double *zero = mem_calloc((size_t)e->ne + 1, sizeof(double));
+    double *buf = mem_calloc((size_t)e->maxobs + 1, sizeof(double));
+    int rc = zero && buf ? 0 : -1;
+    for (int s = 0; rc == 0 && s < e->nsub; s++) {
+        const DataSubject *su = &ds->subjects[s];
+        const double *eta = r->eta + (size_t)s * (size_t)e->ne;
+        w->subject = s;
+        for (int pass = 0; pass < 2; pass++) {   /* WRES at 0, CWRES at the mode */
+            if (whitened(w, pass ? eta : zero, buf) != 0) {
+                rc = -1;
+                break;
+            }
+            int n = 0;
+            for (int k = 0; k < su->n; k++)
+                if (is_obs(&ds->rows[su->first + k]))
+                    (pass ? cwres : wres)[su->first + k] = buf[n++];
+        }
+        /* IWRES: the individual residual over its own SD, at the mode */
+        for (int k = 0; rc == 0 && k < su->n; k++) {
+            const DataRow *row = &ds->rows[su->first + k];
+            if (!is_obs(row))
+                continue;
+            double V = sens_resvar(e->neps, e->np, e->sigma,
+                                   w->out.h + (size_t)k * (size_t)e->neps, NULL, NULL);
+            iwres[su->first + k] = (row->dv - w->out.y[k]) / sqrt(V);
+        }
+    }
+    if (rc != 0)
+        diag_report(d, DIAG_WARNING, diag_nospan(), NULL,
+                    "weighted residuals could not be computed: %s",
+                    w->err[0] ? w->err : "a covariance is not positive definite");
+    mem_free(zero);
+    mem_free(buf);
+    est_free(e);
+    mem_free(e);
+    return rc;
+}

@@ -84,6 +84,14 @@ void est_cov_free(EstCov *c);
 
 void est_trace_header(const Model *m, FILE *f);
 
+/* Weighted residuals at the estimates, per dataset row (NaN off the
+ * observations): WRES from the model linearised at ETA = 0, CWRES at each
+ * subject's mode (Hooker et al. 2007), both whitened by the Cholesky
+ * factor of A Omega A' + diag(V); IWRES = (DV - IPRED)/sqrt(V) at the
+ * mode.  0, or -1 with a warning. */
+int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
+                  double *wres, double *cwres, double *iwres, Diag *d);
+
 /* Starts from the model's initial values.  Returns 0 (converged or
  * stopped with a usable result; see converged and message), or -1 after
  * reporting why it could not run. */

@@ -674,7 +674,17 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     if (sim_out_alloc(&pop, p, ds) == 0 && sim_out_alloc(&ind, p, ds) == 0 &&
         sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
         sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
-        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind };
+        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind, NULL, NULL, NULL };
+        double *wr = mem_alloc(a, sizeof(double) * (size_t)(3 * ds->nrows + 1));
+        EstOpts ro;
+        memset(&ro, 0, sizeof ro);
+        ro.method = m->ests[m->nests - 1].method;
+        ro.sim = *so;
+        if (est_residuals(p, ds, &ro, &r, wr, wr + ds->nrows, wr + 2 * ds->nrows, d) == 0) {
+            tr.wres = wr;
+            tr.cwres = wr + ds->nrows;
+            tr.iwres = wr + 2 * ds->nrows;
+        }
         if (tf) {
             fclose(tf);
             tf = NULL;
@@ -747,7 +757,7 @@ static int cmd_run(const Cli *c)
     } else {
         /* no estimates yet: the ETAs are zero, so PRED and IPRED agree */
         if (sim_run(p, ds, theta, NULL, NULL, &o, &out, u.diag) == 0) {
-            TabRun tr = { p, ds, theta, NULL, &out, &out };
+            TabRun tr = { p, ds, theta, NULL, &out, &out, NULL, NULL, NULL };
             if (tab_write_all(&tr, out_dir(c, u.arena), u.diag, stderr) == 0)
                 status = EXIT_OK;
         }

@@ -16,7 +16,7 @@
 
 typedef enum {
     C_ID, C_TIME, C_DV, C_PRED, C_IPRED, C_RES, C_Y, C_ITEM, C_COL, C_VAR, C_CMT,
-    C_THETA, C_ETA, C_NONE
+    C_THETA, C_ETA, C_WRES, C_CWRES, C_IWRES, C_NONE
 } ColKind;
 
 typedef struct {
@@ -87,6 +87,17 @@ static int resolve(const TabRun *r, const char *item, TabCol *cols, int max, int
         if (strcmp(item, std[i].name) == 0) {
             /* a model variable named IPRED is what IPRED means */
             cols[0] = (TabCol){ item, std[i].kind, 0 };
+            return 1;
+        }
+    static const struct { const char *name; ColKind kind; } res[] = {
+        { "WRES", C_WRES }, { "CWRES", C_CWRES }, { "IWRES", C_IWRES },
+    };
+    for (size_t i = 0; i < sizeof res / sizeof res[0]; i++)
+        if (strcmp(item, res[i].name) == 0) {
+            const double *v = res[i].kind == C_WRES ? r->wres
+                            : res[i].kind == C_CWRES ? r->cwres : r->iwres;
+            cols[0] = (TabCol){ item, v ? res[i].kind : C_NONE, 0 };
+            *missing += v == NULL;
             return 1;
         }
     if (strcmp(item, "ETAS") == 0) {
@@ -163,6 +174,9 @@ static double value(const TabRun *r, const TabCol *c, int subj, int ri)
     case C_THETA: return r->theta[c->index];
     case C_ETA:
         return r->eta ? r->eta[(size_t)subj * (size_t)m->omega.n + (size_t)c->index] : 0.0;
+    case C_WRES: return r->wres[ri];
+    case C_CWRES: return r->cwres[ri];
+    case C_IWRES: return r->iwres[ri];
     case C_NONE: return NAN;
     }
     return NAN;

@@ -27,6 +27,7 @@ typedef struct {
     const double *eta;        /* nsubjects x omega.n, or NULL for zeros */
     const SimOut *pop;        /* with the ETAs at zero: PRED */
     const SimOut *ind;        /* with the subjects' ETAs: IPRED, variables */
+    const double *wres, *cwres, *iwres;   /* per row, from estimation; or NULL */
 } TabRun;
 
 /* Writes every table of the model into dir (created if needed).  Returns

@@ -219,6 +219,24 @@ static void test_linear_estimates(void)
                want, crc == 0 ? cv.message : "failed");
             if (crc == 0)
                 est_cov_free(&cv);
+            /* CWRES whiten exactly here: a subject's sum of squares is r' C^-1 r */
+            double wr[40 * 5], cw[40 * 5], iw[40 * 5], worst = 0;
+            int rrc = est_residuals(f.p, f.ds, &o, &r, wr, cw, iw, f.d);
+            double o2 = r.omega[0], sg = r.sigma[0], mu = r.theta[0];
+            for (int i = 0; rrc == 0 && i < m; i++) {
+                double ss = 0, sr = 0, srr = 0;
+                for (int j = 0; j < nobs; j++) {
+                    double rr = y[i][j] - mu;
+                    ss += cw[i * nobs + j] * cw[i * nobs + j];
+                    sr += rr;
+                    srr += rr * rr;
+                }
+                double q = (srr - o2 * sr * sr / (sg + nobs * o2)) / sg;
+                worst = fmax(worst, fabs(ss - q) / q);
+            }
+            ok(rrc == 0 && worst < 1e-8,
+               "CWRES whiten the residuals exactly: sum of squares = r' C^-1 r (worst %.1e)",
+               worst);
         }
         if (rc == 0)
             est_result_free(&r);
