@@ -317,18 +317,20 @@ static int subject_focei(Worker *w, double *ofv)
     return 0;
 }
 
-/* FO: the model linear in the ETAs at 0, so each subject's observations
- * are Gaussian with mean f(0) and covariance A Omega A' + diag(V). */
-static int subject_fo(Worker *w, double *ofv)
+/* ---- weighted residuals ------------------------------------------------------------- */
+
+/* Whitened residuals of one subject: C = A Omega A' + diag(V), with A,
+ * V and f from the sensitivities at eta, and the residual r = y - (f(eta)
+ * - A eta); out = L^-1 r with C = L L' (so the residuals are independent
+ * N(0, 1) if the model is right). */
+static int whitened(Worker *w, const double *eta, double *out, int *nout, double *logdet)
 {
     Est *e = w->e;
-    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps, s = w->subject;
-    double *zero = e->eta_hat + (size_t)s * (size_t)ne;
-    memset(zero, 0, sizeof *zero * (size_t)ne);
-    if (run_sens(w, zero) != 0)
+    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps;
+    if (run_sens(w, eta) != 0)
         return -1;
-    const DataSubject *su = &e->ds->subjects[s];
-    double *V = w->H + ne * ne + 1;   /* maxobs doubles were left for this */
+    const DataSubject *su = &e->ds->subjects[w->subject];
+    double *V = w->H + ne * ne + 1;
     int n = 0;
     for (int k = 0; k < su->n; k++) {
         const DataRow *r = &e->ds->rows[su->first + k];
@@ -340,9 +342,13 @@ static int subject_fo(Worker *w, double *ofv)
                      su->id, r->time, V[n]);
             return -1;
         }
-        w->res[n] = r->dv - w->out.y[k];
-        for (int i = 0; i < ne; i++)
-            w->A[n * ne + i] = w->out.dy[(size_t)k * (size_t)np + (size_t)(nt + i)];
+        double lin = w->out.y[k];
+        for (int i = 0; i < ne; i++) {
+            double a = w->out.dy[(size_t)k * (size_t)np + (size_t)(nt + i)];
+            w->A[n * ne + i] = a;
+            lin -= a * eta[i];
+        }
+        w->res[n] = r->dv - lin;
         n++;
     }
     double *C = w->C, *L = w->C + (size_t)e->maxobs * (size_t)e->maxobs;
@@ -355,17 +361,38 @@ static int subject_fo(Worker *w, double *ofv)
             C[i * n + j] = C[j * n + i] = c;
         }
     if (n > 0 && cholesky(n, C, L) != 0) {
-        snprintf(w->err, sizeof w->err, "subject ID %g: the FO covariance is not positive definite",
-                 su->id);
+        snprintf(w->err, sizeof w->err, "subject ID %g: A Omega A' + diag(V) is not positive "
+                 "definite", su->id);
         return -1;
     }
-    double *q = w->A;   /* A is no longer needed: C^-1 r goes there */
-    memcpy(q, w->res, sizeof *q * (size_t)n);
-    chol_solve(n, L, q);
+    for (int i = 0; i < n; i++) {   /* forward substitution: L out = r */
+        double s = w->res[i];
+        for (int k = 0; k < i; k++)
+            s -= L[i * n + k] * out[k];
+        out[i] = s / L[i * n + i];
+    }
+    *nout = n;
+    *logdet = n > 0 ? chol_logdet(n, L) : 0;
+    return 0;
+}
+
+/* FO: the model linear in the ETAs at 0, so each subject's observations
+ * are Gaussian with mean f(0) and covariance C = A Omega A' + diag(V):
+ * OFV_i = log|C| + r' C^-1 r, the log-determinant and the squared norm of
+ * the whitened residuals. */
+static int subject_fo(Worker *w, double *ofv)
+{
+    Est *e = w->e;
+    double *zero = e->eta_hat + (size_t)w->subject * (size_t)e->ne;
+    memset(zero, 0, sizeof *zero * (size_t)e->ne);
+    double *z = w->res + e->maxobs + 1, logdet;   /* res has room for both */
+    int n;
+    if (whitened(w, zero, z, &n, &logdet) != 0)
+        return -1;
     double quad = 0;
     for (int i = 0; i < n; i++)
-        quad += w->res[i] * q[i];
-    *ofv = (n > 0 ? chol_logdet(n, L) : 0) + quad;
+        quad += z[i] * z[i];
+    *ofv = logdet + quad;
     return 0;
 }
 
@@ -576,7 +603,7 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
         w->dv = mem_calloc(np, sizeof(double));
         w->H = mem_calloc(n2 + mo, sizeof(double));
         w->C = mem_calloc(2 * mo * mo + n2, sizeof(double));
-        w->res = mem_calloc(mo, sizeof(double));
+        w->res = mem_calloc(2 * mo + 2, sizeof(double));
         w->A = mem_calloc(mo * (ne + 1), sizeof(double));
         w->out.pred = w->out.dpred = NULL;   /* F is y: see sens.h */
         ok = w->sens && (w->inner || e->ne == 0) && w->out.y &&
@@ -983,55 +1010,6 @@ void est_cov_free(EstCov *c)
     memset(c, 0, sizeof *c);
 }
 
-/* ---- weighted residuals ------------------------------------------------------------- */
-
-/* Whitened residuals of one subject: C = A Omega A' + diag(V), with A,
- * V and f from the sensitivities at eta, and the residual r = y - (f(eta)
- * - A eta); out = L^-1 r with C = L L' (so the residuals are independent
- * N(0, 1) if the model is right). */
-static int whitened(Worker *w, const double *eta, double *out)
-{
-    Est *e = w->e;
-    int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps;
-    if (run_sens(w, eta) != 0)
-        return -1;
-    const DataSubject *su = &e->ds->subjects[w->subject];
-    double *V = w->H + ne * ne + 1;
-    int n = 0;
-    for (int k = 0; k < su->n; k++) {
-        const DataRow *r = &e->ds->rows[su->first + k];
-        if (!is_obs(r))
-            continue;
-        V[n] = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps, NULL, NULL);
-        double lin = w->out.y[k];
-        for (int i = 0; i < ne; i++) {
-            double a = w->out.dy[(size_t)k * (size_t)np + (size_t)(nt + i)];
-            w->A[n * ne + i] = a;
-            lin -= a * eta[i];
-        }
-        w->res[n] = r->dv - lin;
-        n++;
-    }
-    double *C = w->C, *L = w->C + (size_t)e->maxobs * (size_t)e->maxobs;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j <= i; j++) {
-            double c = i == j ? V[i] : 0;
-            for (int k = 0; k < ne; k++)
-                for (int l = 0; l < ne; l++)
-                    c += w->A[i * ne + k] * e->omega[k * ne + l] * w->A[j * ne + l];
-            C[i * n + j] = C[j * n + i] = c;
-        }
-    if (n > 0 && cholesky(n, C, L) != 0)
-        return -1;
-    for (int i = 0; i < n; i++) {   /* forward substitution: L out = r */
-        double s = w->res[i];
-        for (int k = 0; k < i; k++)
-            s -= L[i * n + k] * out[k];
-        out[i] = s / L[i * n + i];
-    }
-    return 0;
-}
-
 int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstResult *r,
                   double *wres, double *cwres, double *iwres, Diag *d)
 {
@@ -1058,7 +1036,9 @@ int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstR
         const double *eta = r->eta + (size_t)s * (size_t)e->ne;
         w->subject = s;
         for (int pass = 0; pass < 2; pass++) {   /* WRES at 0, CWRES at the mode */
-            if (whitened(w, pass ? eta : zero, buf) != 0) {
+            int nw;
+            double ld;
+            if (whitened(w, pass ? eta : zero, buf, &nw, &ld) != 0) {
                 rc = -1;
                 break;
             }
