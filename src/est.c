@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "la.h"
 #include "opt.h"
 #include "sens.h"
 
@@ -64,55 +65,9 @@ struct Est {
     char err[320];
 };
 
-/* ---- small dense linear algebra ------------------------------------------ */
 
-/* Lower Cholesky factor L of the n x n A (row-major, lower part read).
- * Returns 0, or -1 when A is not positive definite. */
-static int cholesky(int n, const double *A, double *L)
-{
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j <= i; j++) {
-            double s = A[i * n + j];
-            for (int k = 0; k < j; k++)
-                s -= L[i * n + k] * L[j * n + k];
-            if (i == j) {
-                if (!(s > 0))
-                    return -1;
-                L[i * n + i] = sqrt(s);
-            } else {
-                L[i * n + j] = s / L[j * n + j];
-            }
-        }
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            L[i * n + j] = 0;
-    return 0;
-}
 
-static double chol_logdet(int n, const double *L)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += 2 * log(L[i * n + i]);
-    return s;
-}
 
-/* x <- A^-1 b, with A = L L'. */
-static void chol_solve(int n, const double *L, double *x)
-{
-    for (int i = 0; i < n; i++) {
-        double s = x[i];
-        for (int k = 0; k < i; k++)
-            s -= L[i * n + k] * x[k];
-        x[i] = s / L[i * n + i];
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        double s = x[i];
-        for (int k = i + 1; k < n; k++)
-            s -= L[k * n + i] * x[k];
-        x[i] = s / L[i * n + i];
-    }
-}
 
 /* ---- the outer vector ------------------------------------------------------- */
 
@@ -159,7 +114,7 @@ static int pack(const Est *e, double *x)
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < m; j++)
                     A[i * m + j] = mat[r][(s0 + i) * dim + s0 + j];
-            if (cholesky(m, A, L) != 0)
+            if (la_cholesky(m, A, L) != 0)
                 return -1;
             for (int i = 0; i < m; i++)
                 for (int j = 0; j <= i; j++)
@@ -308,12 +263,12 @@ static int subject_focei(Worker *w, double *ofv)
     for (int i = 0; i < ne * ne; i++)
         w->H[i] += e->omega_inv[i];
     double *Lh = w->C;
-    if (ne > 0 && cholesky(ne, w->H, Lh) != 0) {
+    if (ne > 0 && la_cholesky(ne, w->H, Lh) != 0) {
         snprintf(w->err, sizeof w->err, "subject ID %g: the Hessian is not positive definite",
                  e->ds->subjects[s].id);
         return -1;
     }
-    *ofv = L + e->logdet_omega + (ne > 0 ? chol_logdet(ne, Lh) : 0);
+    *ofv = L + e->logdet_omega + (ne > 0 ? la_chol_logdet(ne, Lh) : 0);
     return 0;
 }
 
@@ -360,7 +315,7 @@ static int whitened(Worker *w, const double *eta, double *out, int *nout, double
                     c += w->A[i * ne + k] * e->omega[k * ne + l] * w->A[j * ne + l];
             C[i * n + j] = C[j * n + i] = c;
         }
-    if (n > 0 && cholesky(n, C, L) != 0) {
+    if (n > 0 && la_cholesky(n, C, L) != 0) {
         snprintf(w->err, sizeof w->err, "subject ID %g: A Omega A' + diag(V) is not positive "
                  "definite", su->id);
         return -1;
@@ -372,7 +327,7 @@ static int whitened(Worker *w, const double *eta, double *out, int *nout, double
         out[i] = s / L[i * n + i];
     }
     *nout = n;
-    *logdet = n > 0 ? chol_logdet(n, L) : 0;
+    *logdet = n > 0 ? la_chol_logdet(n, L) : 0;
     return 0;
 }
 
@@ -421,14 +376,14 @@ static int population(Est *e, double *ofv)
 {
     int ne = e->ne;
     double Lo[64 * 64];
-    if (ne > 64 || (ne > 0 && cholesky(ne, e->omega, Lo) != 0))
+    if (ne > 64 || (ne > 0 && la_cholesky(ne, e->omega, Lo) != 0))
         return 1;
-    e->logdet_omega = ne > 0 ? chol_logdet(ne, Lo) : 0;
+    e->logdet_omega = ne > 0 ? la_chol_logdet(ne, Lo) : 0;
     for (int i = 0; i < ne; i++) {
         double col[64];
         memset(col, 0, sizeof col);
         col[i] = 1;
-        chol_solve(ne, Lo, col);
+        la_chol_solve(ne, Lo, col);
         for (int j = 0; j < ne; j++)
             e->omega_inv[j * ne + i] = col[j];
     }
@@ -803,32 +758,7 @@ static int cov_eval(Est *e, const CovPar *cp, const double *p0, int a, double ha
     return rc;
 }
 
-/* The inverse of an n x n SPD matrix by Cholesky; -1 if not SPD. */
-static int spd_inverse(int n, const double *A, double *inv, double *L)
-{
-    if (cholesky(n, A, L) != 0)
-        return -1;
-    double *col = inv + (size_t)n * (size_t)n;   /* n extra doubles */
-    for (int i = 0; i < n; i++) {
-        memset(col, 0, sizeof *col * (size_t)n);
-        col[i] = 1;
-        chol_solve(n, L, col);
-        for (int j = 0; j < n; j++)
-            inv[j * n + i] = col[j];
-    }
-    return 0;
-}
 
-static void matmul(int n, const double *A, const double *B, double *C)
-{
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int k = 0; k < n; k++)
-                s += A[i * n + k] * B[k * n + j];
-            C[i * n + j] = s;
-        }
-}
 
 static int cov_compute(Est *e, const CovPar *cp, int n, CovMatrix which, EstCov *c)
 {
@@ -877,7 +807,7 @@ static int cov_compute(Est *e, const CovPar *cp, int n, CovMatrix which, EstCov 
             for (int b = 0; b < n; b++)
                 S[a * n + b] += G[(size_t)s * (size_t)n + (size_t)a] *
                                 G[(size_t)s * (size_t)n + (size_t)b] / 4;
-    if (which != COV_S && spd_inverse(n, R, Ri, L) != 0) {
+    if (which != COV_S && la_spd_inverse(n, R, Ri, L) != 0) {
         snprintf(c->message, sizeof c->message,
                  "R matrix not positive definite: the model may be over-parametrised or the "
                  "minimum not reached");
@@ -887,14 +817,14 @@ static int cov_compute(Est *e, const CovPar *cp, int n, CovMatrix which, EstCov 
     if (which == COV_R) {
         memcpy(c->cov, Ri, sizeof *Ri * n2);
     } else if (which == COV_S) {
-        if (spd_inverse(n, S, c->cov, L) != 0) {
+        if (la_spd_inverse(n, S, c->cov, L) != 0) {
             snprintf(c->message, sizeof c->message, "S matrix not positive definite");
             rc = 0;
             goto done;
         }
     } else {
-        matmul(n, Ri, S, T);
-        matmul(n, T, Ri, c->cov);
+        la_matmul(n, Ri, S, T);
+        la_matmul(n, T, Ri, c->cov);
     }
     int good = 1;
     for (int k = 0; k < n; k++) {

@@ -28,6 +28,7 @@
  * the scans keep the checker obviously correct.
  */
 #include "sema.h"
+#include "la.h"
 #include "strmap.h"
 
 #include <math.h>
@@ -659,25 +660,11 @@ static void declare_theta(Sema *s, const ThetaDecl *th)
         MEM_PUSH(s->a, m->thetas, m->nthetas, s->capthetas, mt);
 }
 
-/* Cholesky of the n x n block at a (row-major, stride ld): 1 if it is
- * positive definite.  Overwrites nothing; works in a copy. */
-static int positive_definite(Sema *s, const double *a, int n, int ld)
+/* 1 if the n x n matrix a is positive definite. */
+static int positive_definite(Sema *s, const double *a, int n)
 {
     double *l = mem_alloc(s->a, sizeof *l * (size_t)(n * n));
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j <= i; j++) {
-            double v = a[i * ld + j];
-            for (int k = 0; k < j; k++)
-                v -= l[i * n + k] * l[j * n + k];
-            if (i == j) {
-                if (!(v > 0))
-                    return 0;
-                l[i * n + i] = sqrt(v);
-            } else {
-                l[i * n + j] = v / l[j * n + j];
-            }
-        }
-    return 1;
+    return la_cholesky(n, a, l) == 0;
 }
 
 /* The shape of one $OMEGA/$SIGMA declaration: how many values it needs. */
@@ -848,7 +835,7 @@ static void declare_random(Sema *s, const RandomDecl *rd, RecKind rec)
     int zero = 0;
     for (int i = 0; i < n; i++)
         zero |= cov[i * n + i] == 0;
-    if (ok && rd->block > 1 && !zero && !positive_definite(s, cov, n, n)) {
+    if (ok && rd->block > 1 && !zero && !positive_definite(s, cov, n)) {
         err(s, rd->span, "the initial covariances must form a positive definite matrix",
             "BLOCK(%d) is not positive definite", rd->block);
         ok = 0;
