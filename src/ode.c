@@ -88,6 +88,7 @@ struct OdeWork {
     long nst_counted;    /* steps since the last ReInit already in nsteps */
     int live;            /* the last integration ended well at t_last */
     double t_last;
+    double horizon;      /* steps may pass t1 up to here (ode_set_horizon) */
     /* The last callback failure of this advance, for the message. */
     const char *fail_what;   /* NULL: none */
     double fail_t;
@@ -233,6 +234,7 @@ OdeWork *ode_new(const OdeSys *sys, const OdeOpts *o)
     OdeWork *w = mem_calloc(1, sizeof *w);
     if (!w)
         return NULL;
+    w->horizon = -INFINITY;
     w->sys = *sys;
     w->n = sys->n;
     w->np = sys->np;
@@ -503,13 +505,16 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
 static int integrate(OdeWork *w, double t0, double t1, double *y, double *S)
 {
     int n = w->n, np = w->np;
-    /* CV_NORMAL with the stop time at t1 returns at t1 exactly
-     * (CV_TSTOP_RETURN); the loop only guards against an early return. */
+    /* CV_NORMAL returns at t1: exactly, when the stop time is t1
+     * (CV_TSTOP_RETURN), or interpolated from a step that went past it
+     * when the caller allows steps up to a later horizon; the loop only
+     * guards against an early return. */
+    double tstop = w->horizon > t1 ? w->horizon : t1;
     double t = t0;
     int flag = CV_SUCCESS;
     while (t != t1) {
-        if (CVodeSetStopTime(w->cv, t1) != CV_SUCCESS) {
-            set_err(w, "CVODES refused the stop time t = %.10g%s%s", t1,
+        if (CVodeSetStopTime(w->cv, tstop) != CV_SUCCESS) {
+            set_err(w, "CVODES refused the stop time t = %.10g%s%s", tstop,
                     w->cvmsg[0] ? ": " : "", w->cvmsg);
             return -1;
         }
@@ -543,6 +548,11 @@ static int integrate(OdeWork *w, double t0, double t1, double *y, double *S)
     w->live = 1;
     w->t_last = t1;
     return 0;
+}
+
+void ode_set_horizon(OdeWork *w, double t)
+{
+    w->horizon = t;
 }
 
 int ode_can_continue(const OdeWork *w, double t)

@@ -4,7 +4,7 @@
  * The module knows nothing of models: an OdeSys gives the right-hand
  * side, its dense Jacobian and (for sensitivities) df/dp as callbacks, and
  * the engines supply callbacks that run the compiled tapes.  Each call of
- * ode_advance() integrates from t0 to t1 exactly (CVodeSetStopTime), after
+ * ode_advance() integrates from t0 to t1 (CVodeSetStopTime), after
  * a fresh CVodeReInit at t0: every dose or covariate change is a
  * discontinuity, so the integrator restarts there and never steps across
  * one.
@@ -56,6 +56,15 @@ int ode_advance(OdeWork *w, void *ctx, double t0, double t1, double *y, double *
  * keeps its step size and history.  y and S must be what that call gave.
  * Returns 0, or -1 with ode_error(). */
 int ode_continue(OdeWork *w, void *ctx, double t1, double *y, double *S);
+
+/* Allow steps to pass the end t1 of each later advance or continuation,
+ * up to time t, and return at t1 by CVODES's interpolation (as LSODA does
+ * for output times): the caller promises that f is smooth up to t, or at
+ * least that what changes at a time inside (an observation record, a
+ * dose) is handled by a restart there, since the left limit at that time
+ * is still exact.  Output times then no longer cap the step size.
+ * -INFINITY (the default after ode_new): every integration stops at t1. */
+void ode_set_horizon(OdeWork *w, double t);
 
 /* 1 when ode_continue() may go on from time t (the last integration was
  * CVODES's own and ended well there). */

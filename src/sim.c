@@ -408,6 +408,10 @@ int sim_subject(SimWork *w, const Dataset *ds, int subject, const double *theta,
     memset(w->vars, 0, sizeof *w->vars * (size_t)w->nv);
     evq_start(w->q, s->id, s->n > 0 ? ds->rows[s->first].time : 0);
     w->dirty = 1;
+    /* nothing is output after the last record: CVODES may step past the
+     * records (every change at one restarts it), not past the end */
+    if (w->ode && s->n > 0)
+        ode_set_horizon(w->ode, ds->rows[s->first + s->n - 1].time);
     for (int k = 0; k < s->n; k++) {
         int ri = s->first + k;
         const DataRow *r = &ds->rows[ri];
