@@ -41,6 +41,8 @@ typedef struct {
     double *H;            /* ne x ne: the expected Hessian, then its factor */
     double *C;            /* FO: nobs x nobs */
     double *res, *A;      /* FO: nobs, nobs x ne */
+    double *V0;           /* FOCE: each record's residual variance at ETA = 0 */
+    double *gp, *gm;      /* LAPLACE: gradients beside the mode, ne each */
     int subject;
     int failed;
     char err[320];
@@ -62,6 +64,7 @@ struct Est {
     Worker w[MAXTHREADS];
     double *xw;                        /* nx scratch for differences */
     int evaluations;
+    double prior;                      /* the last evaluation's $PRIOR term */
     char err[320];
 };
 
@@ -176,6 +179,28 @@ static int run_sens(Worker *w, const double *eta)
     return 0;
 }
 
+/* Without the interaction (FOCE, LAPLACE without INTERACTION) the
+ * residual variance is NONMEM's: V at ETA = 0, so it does not move with
+ * the ETAs.  Fills w->V0 for the current subject. */
+static int variance_at_zero(Worker *w)
+{
+    Est *e = w->e;
+    int neps = e->neps, np = e->np;
+    if (run_sens(w, NULL) != 0)
+        return -1;
+    const DataSubject *s = &e->ds->subjects[w->subject];
+    for (int k = 0; k < s->n; k++)
+        w->V0[k] = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps, NULL,
+                               NULL);
+    return 0;
+}
+
+static int interaction(const Est *e)
+{
+    return e->o->method == EST_FOCEI ||
+           (e->o->method == EST_LAPLACE && e->o->interaction);
+}
+
 /* L_i(eta), its gradient (g may be NULL) and, with H, the expected
  * Hessian / 2 without Omega^-1.  > 0 when the model cannot be evaluated
  * there (a non-positive residual variance, a solver failure). */
@@ -183,6 +208,7 @@ static int subject_terms(Worker *w, const double *eta, double *L, double *g, dou
 {
     Est *e = w->e;
     int ne = e->ne, nt = e->nt, np = e->np, neps = e->neps;
+    int inter = interaction(e);
     if (run_sens(w, eta) != 0)
         return 1;
     const DataSubject *s = &e->ds->subjects[w->subject];
@@ -195,8 +221,14 @@ static int subject_terms(Worker *w, const double *eta, double *L, double *g, dou
         const DataRow *r = &e->ds->rows[s->first + k];
         if (!is_obs(r))
             continue;
-        double V = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps,
-                               w->out.dh + (size_t)k * (size_t)(neps * np), w->dv);
+        double V;
+        if (inter) {
+            V = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps,
+                            w->out.dh + (size_t)k * (size_t)(neps * np), w->dv);
+        } else {
+            V = w->V0[k];
+            memset(w->dv, 0, sizeof *w->dv * (size_t)np);
+        }
         double f = w->out.y[k];
         if (!(V > 0) || !isfinite(f)) {
             snprintf(w->err, sizeof w->err,
@@ -234,10 +266,39 @@ static int inner_fn(void *ctx, const double *eta, double *f, double *g)
     return subject_terms(ctx, eta, f, g, NULL);
 }
 
-static int subject_focei(Worker *w, double *ofv)
+/* LAPLACE: the Hessian / 2 of L_i at the mode, by central differences
+ * of its exact gradient (the second derivatives of the predictions are
+ * not on the tape), symmetrised. */
+static int laplace_hessian(Worker *w, double *eta)
+{
+    Est *e = w->e;
+    int ne = e->ne;
+    double L;
+    for (int j = 0; j < ne; j++) {
+        double x = eta[j], h = 1e-4 * fmax(1.0, fabs(x));
+        eta[j] = x + h;
+        int rc = subject_terms(w, eta, &L, w->gp, NULL);
+        eta[j] = x - h;
+        rc |= subject_terms(w, eta, &L, w->gm, NULL);
+        eta[j] = x;
+        if (rc != 0)
+            return -1;
+        for (int i = 0; i < ne; i++)
+            w->H[i * ne + j] = (w->gp[i] - w->gm[i]) / (4 * h);
+    }
+    for (int i = 0; i < ne; i++)
+        for (int j = 0; j < i; j++)
+            w->H[i * ne + j] = w->H[j * ne + i] = (w->H[i * ne + j] + w->H[j * ne + i]) / 2;
+    return 0;
+}
+
+/* FOCE, FOCEI and LAPLACE: the inner problem, then the subject's term. */
+static int subject_cond(Worker *w, double *ofv)
 {
     Est *e = w->e;
     int ne = e->ne, s = w->subject;
+    if (!interaction(e) && variance_at_zero(w) != 0)
+        return -1;
     double *eta = e->eta_hat + (size_t)s * (size_t)ne;
     memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
     if (ne > 0) {
@@ -260,8 +321,14 @@ static int subject_focei(Worker *w, double *ofv)
     double L;
     if (subject_terms(w, eta, &L, NULL, w->H) != 0)
         return -1;
-    for (int i = 0; i < ne * ne; i++)
-        w->H[i] += e->omega_inv[i];
+    if (e->o->method == EST_LAPLACE) {
+        /* the Hessian / 2 of all of L_i, Omega^-1 included */
+        if (laplace_hessian(w, eta) != 0)
+            return -1;
+    } else {
+        for (int i = 0; i < ne * ne; i++)
+            w->H[i] += e->omega_inv[i];
+    }
     double *Lh = w->C;
     if (ne > 0 && la_cholesky(ne, w->H, Lh) != 0) {
         snprintf(w->err, sizeof w->err, "subject ID %g: the Hessian is not positive definite",
@@ -362,13 +429,47 @@ static void *worker_main(void *arg)
     for (int s = w->thread; s < e->nsub; s += e->nthreads) {
         w->subject = s;
         int rc = e->o->method == EST_FO ? subject_fo(w, &e->ofv_i[s])
-                                        : subject_focei(w, &e->ofv_i[s]);
+                                        : subject_cond(w, &e->ofv_i[s]);
         if (rc != 0) {
             w->failed = 1;
             break;
         }
     }
     return NULL;
+}
+
+/* $PRIOR: -2 log of the prior density at the current parameters, without
+ * constants, added to the OFV for maximum a posteriori estimates.  The
+ * inverse-Wishart is centred on the initial OMEGA as its mode:
+ * Psi = (df + n + 1) Omega_0, so -2 log p = (df + n + 1) log|Omega| +
+ * tr(Psi Omega^-1). */
+static double prior_term(const Est *e)
+{
+    const Model *m = e->m;
+    double sum = 0;
+    for (int k = 0; k < m->npriors; k++) {
+        const ModelPrior *pr = &m->priors[k];
+        if (pr->dist == PRIOR_IWISHART) {
+            int n = e->ne;
+            double c = pr->p[0] + n + 1, tr = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    tr += c * m->omega.cov[i * n + j] * e->omega_inv[j * n + i];
+            sum += c * e->logdet_omega + tr;
+            continue;
+        }
+        double x = e->theta[pr->theta], z;
+        if (pr->dist == PRIOR_LOGNORMAL) {
+            if (!(x > 0))
+                return INFINITY;
+            z = (log(x) - pr->p[0]) / pr->p[1];
+            sum += z * z + 2 * log(x);   /* the density of x, not of log x */
+        } else {
+            z = (x - pr->p[0]) / pr->p[1];
+            sum += z * z;
+        }
+    }
+    return sum;
 }
 
 /* OFV at the current parameters; > 0 when it cannot be evaluated. */
@@ -408,6 +509,8 @@ static int population(Est *e, double *ofv)
     double sum = 0;
     for (int s = 0; s < e->nsub; s++)
         sum += e->ofv_i[s];
+    e->prior = prior_term(e);
+    sum += e->prior;
     if (e->update_start)
         memcpy(e->eta_start, e->eta_hat, sizeof *e->eta_hat * (size_t)(e->nsub * ne));
     *ofv = sum;
@@ -479,7 +582,7 @@ static int progress(void *ctx, const OptIter *it)
          * line per iteration */
         int tty = isatty(fileno(e->o->log));
         fprintf(e->o->log, "%sqlxc: %s iteration %3d  OFV %.6f  evaluations %d%s",
-                tty ? "\r" : "", e->o->method == EST_FO ? "FO" : "FOCEI", it->iter, it->f,
+                tty ? "\r" : "", est_method_name(e->o->method), it->iter, it->f,
                 e->evaluations, tty ? "\033[K" : "\n");
         fflush(e->o->log);
     }
@@ -495,7 +598,7 @@ static void est_free(Est *e)
         sens_work_free(&w->sens);
         opt_free(&w->inner);
         double *arr[] = { w->out.pred, w->out.dpred, w->out.y, w->out.dy, w->out.h, w->out.dh,
-                          w->dv, w->H, w->C, w->res, w->A };
+                          w->dv, w->H, w->C, w->res, w->A, w->V0, w->gp };
         for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++)
             mem_free(arr[i]);
     }
@@ -560,9 +663,12 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
         w->C = mem_calloc(2 * mo * mo + n2, sizeof(double));
         w->res = mem_calloc(2 * mo + 2, sizeof(double));
         w->A = mem_calloc(mo * (ne + 1), sizeof(double));
+        w->V0 = mem_calloc(rows, sizeof(double));
+        w->gp = mem_calloc(2 * ne + 2, sizeof(double));
+        w->gm = w->gp ? w->gp + ne + 1 : NULL;
         w->out.pred = w->out.dpred = NULL;   /* F is y: see sens.h */
         ok = w->sens && (w->inner || e->ne == 0) && w->out.y &&
-             w->out.dy && w->out.h && w->out.dh && w->dv && w->H && w->C && w->res && w->A;
+             w->out.dy && w->out.h && w->out.dh && w->dv && w->H && w->C && w->res && w->A && w->V0 && w->gp;
     }
     if (!ok) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory setting up estimation");
@@ -586,6 +692,7 @@ static int copy_result(const Est *e, EstResult *r, double ofv)
 {
     size_t ne = (size_t)e->ne, neps = (size_t)e->neps, ns = (size_t)e->nsub;
     r->ofv = ofv;
+    r->prior = e->prior;
     r->nsubjects = e->nsub;
     r->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
     r->omega = mem_calloc(ne * ne + 1, sizeof(double));
@@ -628,9 +735,10 @@ int est_objective(const Prog *p, const Dataset *ds, const EstOpts *o, const doub
 int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Diag *d)
 {
     memset(r, 0, sizeof *r);
-    if (o->method != EST_FO && o->method != EST_FOCEI) {
+    if (o->method != EST_FO && o->method != EST_FOCE && o->method != EST_FOCEI &&
+        o->method != EST_LAPLACE) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL,
-                    "only METHOD=FO and METHOD=FOCEI are built in this version");
+                    "est_run does FO, FOCE, FOCEI and LAPLACE (SAEM is saem_run's)");
         return -1;
     }
     Est *e = mem_calloc(1, sizeof *e);
@@ -679,6 +787,13 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
     est_free(e);
     mem_free(e);
     return rc;
+}
+
+const char *est_method_name(EstMethod m)
+{
+    static const char *const names[] = { "FO", "FOCE", "FOCEI", "LAPLACE", "SAEM", "IMP",
+                                         "ADAM", "LBFGS" };
+    return (int)m >= 0 && (int)m < 8 ? names[m] : "?";
 }
 
 void est_result_free(EstResult *r)

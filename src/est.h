@@ -34,7 +34,8 @@
 #include "sim.h"
 
 typedef struct {
-    EstMethod method;     /* EST_FO or EST_FOCEI */
+    EstMethod method;     /* EST_FO, EST_FOCE, EST_FOCEI, EST_LAPLACE (here); EST_SAEM (saem.h) */
+    int interaction;      /* LAPLACE: V may depend on the ETAs (as FOCEI) */
     int maxeval;          /* outer iterations; <= 0: 500 */
     SimOpts sim;          /* solver tolerances, threads */
     FILE *log;            /* one line per outer iteration, or NULL */
@@ -43,13 +44,19 @@ typedef struct {
                              the THETAs, the OMEGA and SIGMA lower
                              triangles, OBJ); the header comes from
                              est_trace_header().  NULL: none */
+    /* SAEM and IMP (saem.h): the seed of every random draw (< 0: 12345),
+     * exploration and smoothing iterations, importance samples per
+     * subject (<= 0: 300, 200, 1000) */
+    long seed;
+    int nburn, niter, isample;
     /* where to start; NULL: the model's initial values (a second
      * $ESTIMATION step starts where the first ended) */
     const double *theta0, *omega0, *sigma0;
 } EstOpts;
 
 typedef struct {
-    double ofv;
+    double ofv;           /* with $PRIOR, the MAP objective: includes prior */
+    double prior;         /* -2 log prior density (no constants); 0 without */
     double *theta;        /* nthetas */
     double *omega;        /* omega.n^2, row-major */
     double *sigma;        /* sigma.n^2 */
@@ -97,6 +104,9 @@ int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstR
  * reporting why it could not run. */
 int  est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Diag *d);
 void est_result_free(EstResult *r);
+
+/* "FO", "FOCEI", ... as $ESTIMATION METHOD= spells it. */
+const char *est_method_name(EstMethod m);
 
 /* The objective at the given parameters (for tests and the covariance
  * step): OFV and, with eta not NULL, the conditional modes. */

@@ -337,13 +337,6 @@ static void log_solver(const Prog *p, const SimOpts *o, const char *model)
                 o->adams ? "Adams" : "BDF", o->rtol > 0 ? o->rtol : 1e-8, p->nonlinear_why);
 }
 
-static const char *method_name(EstMethod m)
-{
-    static const char *const names[] = { "FO", "FOCE", "FOCEI", "LAPLACE", "SAEM", "IMP",
-                                         "ADAM", "LBFGS" };
-    return (int)m >= 0 && (int)m < 8 ? names[m] : "?";
-}
-
 /* summary.txt: what a pharmacometrician reads first. */
 /* dir/name, written atomically (the folder made if needed); says so. */
 static int write_out_file(const char *dir, const char *name, const char *text, size_t len,
@@ -403,12 +396,15 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         if (!m->sigma.block_fix[b])
             npar += m->sigma.block_size[b] * (m->sigma.block_size[b] + 1) / 2;
     fprintf(f, "%s\n\n", m->title ? m->title : "(no $PROBLEM)");
-    fprintf(f, "method      %s\n", method_name(method));
+    fprintf(f, "method      %s\n", est_method_name(method));
     fprintf(f, "data        %s: %d subjects, %d observations\n", ds->path, ds->nsubjects, nobs);
     fprintf(f, "status      %s (%d iterations, %d objective evaluations)\n", r->message,
             r->iterations, r->evaluations);
     fprintf(f, "OFV         %.4f   (-2 log likelihood without the N*log(2*pi) constant, as NONMEM)\n",
             r->ofv);
+    if (m->npriors > 0)
+        fprintf(f, "prior       %.4f   (-2 log prior density, included in the OFV: maximum a "
+                   "posteriori estimates)\n", r->prior);
     fprintf(f, "AIC         %.4f   (OFV + 2 * %d parameters)\n", r->ofv + 2 * npar, npar);
     fprintf(f, "BIC         %.4f   (OFV + %d * log(%d observations))\n",
             r->ofv + npar * log(nobs > 0 ? nobs : 1), npar, nobs);
@@ -527,7 +523,7 @@ static int write_results_json(const char *dir, const Model *m, const Dataset *ds
     fputs("{\n  \"problem\": ", f);
     json_str(f, m->title);
     fprintf(f, ",\n  \"method\": \"%s\",\n  \"converged\": %s,\n  \"message\": ",
-            method_name(method), r->converged ? "true" : "false");
+            est_method_name(method), r->converged ? "true" : "false");
     json_str(f, r->message);
     fprintf(f, ",\n  \"iterations\": %d,\n  \"evaluations\": %d,\n  \"run_time_s\": ",
             r->iterations, r->evaluations);
@@ -611,9 +607,10 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
 {
     const Model *m = p->m;
     for (int i = 0; i < m->nests; i++)
-        if (m->ests[i].method != EST_FO && m->ests[i].method != EST_FOCEI) {
-            fprintf(stderr, "qlxc: %s: METHOD=%s is not built in this version (FO and FOCEI "
-                            "are)\n", c->files[0], method_name(m->ests[i].method));
+        if (m->ests[i].method > EST_LAPLACE) {
+            fprintf(stderr, "qlxc: %s: METHOD=%s is not built in this version (FO, FOCE, "
+                            "FOCEI and LAPLACE are)\n", c->files[0],
+                    est_method_name(m->ests[i].method));
             return EXIT_RUNTIME;
         }
     EstResult r;
@@ -628,7 +625,12 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         EstOpts eo;
         memset(&eo, 0, sizeof eo);
         eo.method = m->ests[i].method;
+        eo.interaction = m->ests[i].interaction;
         eo.maxeval = m->ests[i].maxeval;
+        eo.seed = m->ests[i].seed;
+        eo.nburn = m->ests[i].nburn;
+        eo.niter = m->ests[i].niter;
+        eo.isample = m->ests[i].isample;
         eo.sim = *so;
         if (m->ests[i].rtol == m->ests[i].rtol)
             eo.sim.rtol = m->ests[i].rtol;
@@ -649,7 +651,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         }
         est_result_free(&r);
         r = next;
-        fprintf(stderr, "qlxc: %s: OFV %.4f, %s\n", method_name(eo.method), r.ofv, r.message);
+        fprintf(stderr, "qlxc: %s: OFV %.4f, %s\n", est_method_name(eo.method), r.ofv, r.message);
     }
     double secs = now_seconds() - t0;
     const char *dir = out_dir(c, a);
@@ -659,6 +661,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         EstOpts eo;
         memset(&eo, 0, sizeof eo);
         eo.method = m->ests[m->nests - 1].method;
+        eo.interaction = m->ests[m->nests - 1].interaction;
         eo.sim = *so;
         if (est_covariance(p, ds, &eo, &r, m->cov.matrix, &cov, d) == 0) {
             cv = &cov;
@@ -675,6 +678,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         EstOpts ro;
         memset(&ro, 0, sizeof ro);
         ro.method = m->ests[m->nests - 1].method;
+        ro.interaction = m->ests[m->nests - 1].interaction;
         ro.sim = *so;
         if (est_residuals(p, ds, &ro, &r, wr, wr + ds->nrows, wr + 2 * ds->nrows, d) == 0) {
             tr.wres = wr;

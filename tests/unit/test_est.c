@@ -142,15 +142,18 @@ static void test_linear_objective(void)
     }
     double theta[] = { 4.7 }, omega[] = { 0.8 }, sigma[] = { 0.15 };
     double want = exact_m2ll(f.ds, theta[0], omega[0], sigma[0]);
-    for (int meth = 0; meth < 2; meth++) {
-        EstOpts o = opts(meth ? EST_FOCEI : EST_FO);
+    static const EstMethod meths[] = { EST_FO, EST_FOCE, EST_FOCEI, EST_LAPLACE };
+    for (int k = 0; k < 4; k++) {
+        EstOpts o = opts(meths[k]);
         double ofv = NAN;
         int rc = est_objective(f.p, f.ds, &o, theta, omega, sigma, &ofv, NULL, f.d);
         if (rc != 0)
             dump(&f);
-        ok(rc == 0 && fabs(ofv - want) < 1e-8 * fabs(want),
+        /* LAPLACE's Hessian is a difference of exact gradients */
+        double tol = meths[k] == EST_LAPLACE ? 1e-7 : 1e-8;
+        ok(rc == 0 && fabs(ofv - want) < tol * fabs(want),
            "%s objective equals the exact Gaussian -2 log L: %.12g vs %.12g",
-           meth ? "FOCEI" : "FO", ofv, want);
+           est_method_name(meths[k]), ofv, want);
     }
     teardown(&f);
 }
@@ -242,6 +245,57 @@ static void test_linear_estimates(void)
             est_result_free(&r);
     }
     teardown(&f);
+
+    /* MAP: with the variances FIX, -2 log L in mu is sum_i n (ybar_i -
+     * mu)^2 / (sigma^2 + n omega^2), so a normal(mu0, sd) prior moves the
+     * estimate to the precision-weighted mean of the data and the prior */
+    double mu0 = 4.0, sd = 0.05, om_f = 0.3, s2_f = 0.2;
+    char mmodel[1024];
+    snprintf(mmodel, sizeof mmodel,
+             "$PROBLEM MAP\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV\n$THETA\n  mu = 3\n"
+             "$OMEGA\n  eta ~ %g FIX\n$SIGMA\n  eps ~ %g FIX\n$PRIOR\n  mu ~ normal(%g, %g)\n"
+             "$PK\n  M = mu + eta\n$ERROR\n  Y = M + eps\n", om_f, s2_f, mu0, sd);
+    if (setup(&f, mmodel, data) != 0) {
+        dump(&f);
+        ok(0, "MAP model sets up");
+        teardown(&f);
+        return;
+    }
+    double prec = m * nobs / (s2_f + nobs * om_f), want = (prec * grand + mu0 / (sd * sd)) /
+                                                          (prec + 1 / (sd * sd));
+    EstOpts o = opts(EST_FOCEI);
+    EstResult r;
+    int rc = est_run(f.p, f.ds, &o, &r, f.d);
+    if (rc != 0)
+        dump(&f);
+    ok(rc == 0 && fabs(r.theta[0] - want) < 1e-5 && fabs(want - grand) > 0.1,
+       "MAP with a normal prior gives the precision-weighted mean: %.6f vs %.6f (data alone "
+       "%.6f)", rc == 0 ? r.theta[0] : NAN, want, grand);
+    ok(rc == 0 && fabs(r.prior - pow((r.theta[0] - mu0) / sd, 2)) < 1e-9,
+       "the prior's share of the objective is ((mu - mu0)/sd)^2: %.6f", rc == 0 ? r.prior : NAN);
+    if (rc == 0)
+        est_result_free(&r);
+    teardown(&f);
+
+    /* inverse-Wishart on a 1 x 1 OMEGA with mode omega0: adds (df + 2)
+     * (log omega + omega0 / omega) */
+    snprintf(mmodel, sizeof mmodel,
+             "$PROBLEM MAP\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV\n$THETA\n  mu = 3\n"
+             "$OMEGA\n  eta ~ 0.4\n$SIGMA\n  eps ~ 0.2\n$PRIOR\n  OMEGA ~ iwishart(5)\n"
+             "$PK\n  M = mu + eta\n$ERROR\n  Y = M + eps\n");
+    if (setup(&f, mmodel, data) != 0) {
+        dump(&f);
+        ok(0, "inverse-Wishart model sets up");
+        teardown(&f);
+        return;
+    }
+    double th[] = { 5 }, om[] = { 0.7 }, sg[] = { 0.2 }, ofv = NAN;
+    rc = est_objective(f.p, f.ds, &o, th, om, sg, &ofv, NULL, f.d);
+    double exact = exact_m2ll(f.ds, th[0], om[0], sg[0]) + 7 * (log(om[0]) + 0.4 / om[0]);
+    ok(rc == 0 && fabs(ofv - exact) < 1e-8 * fabs(exact),
+       "inverse-Wishart prior: OFV = -2 log L + (df + 2)(log omega + omega0/omega): %.10g vs "
+       "%.10g", ofv, exact);
+    teardown(&f);
 }
 
 /* One-compartment oral, ETAs on CL and V, proportional error: simulate
@@ -299,10 +353,192 @@ static void test_recovery(void)
     teardown(&f);
 }
 
+/* A one-compartment oral population with one ETA and proportional error
+ * (so the residual variance moves with the ETA), at fixed parameters. */
+static const char one_eta_model[] =
+    "$PROBLEM one ETA\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV AMT EVID CMT\n"
+    "$COMPARTMENTS depot(dose) central(observe)\n"
+    "$THETA\n  tka = 0.4\n  tcl = 1.1\n  tv = 3.4\n"
+    "$OMEGA\n  eta_cl ~ 0.09\n$SIGMA\n  eps ~ 0.04\n"
+    "$PK\n  KA = exp(tka)\n  CL = exp(tcl + eta_cl)\n  V = exp(tv)\n"
+    "$DES\n  d/dt(depot) = -KA*depot\n  d/dt(central) = KA*depot - CL/V*central\n"
+    "$ERROR\n  IPRED = central/V\n  Y = IPRED*(1 + eps)\n";
+
+static size_t one_eta_data(char *data, size_t cap, int nsub)
+{
+    static const double times[] = { 0.5, 1, 2, 4, 8, 12 };
+    size_t n = (size_t)snprintf(data, cap, "ID,TIME,DV,AMT,EVID,CMT\n");
+    for (int i = 1; i <= nsub; i++) {
+        double ka = exp(0.4), cl = exp(1.1 + 0.3 * gauss()), v = exp(3.4), k = cl / v;
+        n += (size_t)snprintf(data + n, cap - n, "%d,0,.,100,1,1\n", i);
+        for (int j = 0; j < 6; j++) {
+            double t = times[j];
+            double c = 100 * ka / (v * (ka - k)) * (exp(-k * t) - exp(-ka * t));
+            n += (size_t)snprintf(data + n, cap - n, "%d,%g,%.10g,0,0,2\n", i, t,
+                                  c * (1 + 0.2 * gauss()));
+        }
+    }
+    return n;
+}
+
+/* Each subject's data term D_i(eta) = sum (y - f)^2/V + log V, V =
+ * sigma f^2, at eta for every subject at once, from the simulator. */
+static int data_terms(Fit *f, SimOut *out, const double *theta, const double *eta,
+                      double sigma, double *D)
+{
+    SimOpts so = { 0, 0, 1e-10, 1e-12, 0, 1 };
+    if (sim_run(f->p, f->ds, theta, eta, NULL, &so, out, f->d) != 0)
+        return -1;
+    for (int s = 0; s < f->ds->nsubjects; s++) {
+        const DataSubject *su = &f->ds->subjects[s];
+        D[s] = 0;
+        for (int k = 0; k < su->n; k++) {
+            const DataRow *r = &f->ds->rows[su->first + k];
+            if (r->evid != 0)
+                continue;
+            double y = out->pred[su->first + k], V = sigma * y * y;
+            D[s] += (r->dv - y) * (r->dv - y) / V + log(V);
+        }
+    }
+    return 0;
+}
+
+/* FOCE against its linearised form (Wang 2007): at the conditional modes
+ * eta_i, OFV_i = log|R_i| + r_i' R_i^-1 r_i, R_i = a a' omega + diag(V0),
+ * r_i = y - f(eta_i) + a eta_i, with a = df/deta by central differences
+ * of the simulator and V0 the variance at ETA = 0.  And LAPLACE against
+ * the marginal likelihood by quadrature over the one ETA. */
+static void test_foce_laplace(void)
+{
+    enum { NS = 12 };
+    static char data[16384];
+    one_eta_data(data, sizeof data, NS);
+    Fit f;
+    if (setup(&f, one_eta_model, data) != 0) {
+        dump(&f);
+        ok(0, "one-ETA model sets up");
+        teardown(&f);
+        return;
+    }
+    double theta[] = { 0.4, 1.1, 3.4 }, omega[] = { 0.09 }, sigma[] = { 0.04 };
+    double ofv[4], eta[4][NS];
+    static const EstMethod meths[] = { EST_FOCE, EST_FOCEI, EST_LAPLACE, EST_FO };
+    int rc = 0;
+    for (int k = 0; k < 4; k++) {
+        EstOpts o = opts(meths[k]);
+        o.interaction = 1;   /* LAPLACE INTERACTION: the exact likelihood's V(eta) */
+        rc |= est_objective(f.p, f.ds, &o, theta, omega, sigma, &ofv[k], eta[k], f.d);
+    }
+    SimOut out;
+    if (rc != 0 || sim_out_alloc(&out, f.p, f.ds) != 0) {
+        dump(&f);
+        ok(0, "objectives of the one-ETA model");
+        teardown(&f);
+        return;
+    }
+    /* FOCE, linearised */
+    double zero[NS] = { 0 }, e_p[NS], e_m[NS], h = 1e-5;
+    double *f0 = mem_calloc((size_t)f.ds->nrows * 4, sizeof(double));
+    double *fh = f0 + f.ds->nrows, *fp = fh + f.ds->nrows, *fm = fp + f.ds->nrows;
+    SimOpts so = { 0, 0, 1e-10, 1e-12, 0, 1 };
+    for (int s = 0; s < NS; s++)
+        e_p[s] = eta[0][s] + h, e_m[s] = eta[0][s] - h;
+    sim_run(f.p, f.ds, theta, zero, NULL, &so, &out, f.d);
+    memcpy(f0, out.pred, sizeof(double) * (size_t)f.ds->nrows);
+    sim_run(f.p, f.ds, theta, eta[0], NULL, &so, &out, f.d);
+    memcpy(fh, out.pred, sizeof(double) * (size_t)f.ds->nrows);
+    sim_run(f.p, f.ds, theta, e_p, NULL, &so, &out, f.d);
+    memcpy(fp, out.pred, sizeof(double) * (size_t)f.ds->nrows);
+    sim_run(f.p, f.ds, theta, e_m, NULL, &so, &out, f.d);
+    memcpy(fm, out.pred, sizeof(double) * (size_t)f.ds->nrows);
+    double lin = 0;
+    for (int s = 0; s < NS; s++) {
+        const DataSubject *su = &f.ds->subjects[s];
+        /* R = diag(V0) + omega a a': by the determinant lemma and
+         * Sherman-Morrison, with u = r / V0 */
+        double logdet = 0, rVr = 0, aVa = 0, aVr = 0;
+        for (int k = 0; k < su->n; k++) {
+            int ri = su->first + k;
+            if (f.ds->rows[ri].evid != 0)
+                continue;
+            double V0 = sigma[0] * f0[ri] * f0[ri];
+            double a = (fp[ri] - fm[ri]) / (2 * h);
+            double r = f.ds->rows[ri].dv - fh[ri] + a * eta[0][s];
+            logdet += log(V0);
+            rVr += r * r / V0, aVa += a * a / V0, aVr += a * r / V0;
+        }
+        logdet += log(1 + omega[0] * aVa);
+        lin += logdet + rVr - omega[0] * aVr * aVr / (1 + omega[0] * aVa);
+    }
+    ok(fabs(ofv[0] - lin) < 1e-5 * fabs(lin),
+       "FOCE equals its linearised form at the modes: %.8f vs %.8f", ofv[0], lin);
+    ok(fabs(ofv[0] - ofv[1]) > 0.01,
+       "with proportional error FOCE and FOCEI differ (%.4f vs %.4f)", ofv[0], ofv[1]);
+
+    /* LAPLACE vs the integral, by the trapezoid rule over +-8 SD */
+    enum { NG = 1601 };
+    double *D = mem_calloc((size_t)NG * NS, sizeof(double)), grid[NS];
+    double sd = sqrt(omega[0]), step = 16 * sd / (NG - 1);
+    int ok_sim = D != NULL;
+    for (int g = 0; ok_sim && g < NG; g++) {
+        for (int s = 0; s < NS; s++)
+            grid[s] = -8 * sd + g * step;
+        ok_sim = data_terms(&f, &out, theta, grid, sigma[0], D + (size_t)g * NS) == 0;
+    }
+    double quad = 0;
+    for (int s = 0; ok_sim && s < NS; s++) {
+        double lmin = INFINITY;
+        for (int g = 0; g < NG; g++) {
+            double x = -8 * sd + g * step;
+            lmin = fmin(lmin, D[(size_t)g * NS + s] + x * x / omega[0]);
+        }
+        double sum = 0;
+        for (int g = 0; g < NG; g++) {
+            double x = -8 * sd + g * step;
+            double w = (g == 0 || g == NG - 1) ? 0.5 : 1;
+            sum += w * exp(-(D[(size_t)g * NS + s] + x * x / omega[0] - lmin) / 2);
+        }
+        /* -2 log of integral (2 pi omega)^-1/2 exp(-L/2): the 2 pi of the
+         * ETA density stays, as NONMEM's OFV keeps it */
+        quad += lmin - 2 * log(sum * step) + log(2 * 3.14159265358979323846 * omega[0]);
+    }
+    printf("# one-ETA objectives: FO %.4f FOCE %.4f FOCEI %.4f LAPLACE %.4f; quadrature %.4f\n",
+           ofv[3], ofv[0], ofv[1], ofv[2], quad);
+    ok(ok_sim && fabs(ofv[2] - quad) < 0.1 * NS,
+       "LAPLACE is within 0.1 per subject of the exact marginal -2LL (%.4f vs %.4f)", ofv[2],
+       quad);
+    /* the Laplace formula L(eta) + log omega + log(L''/2) with L'' from
+     * second differences of the simulator's data terms */
+    double Lc[NS], Lp[NS], Lm[NS], hh = 1e-3, lap = 0;
+    for (int s = 0; s < NS; s++)
+        e_p[s] = eta[2][s] + hh, e_m[s] = eta[2][s] - hh;
+    ok_sim = ok_sim && data_terms(&f, &out, theta, eta[2], sigma[0], Lc) == 0 &&
+             data_terms(&f, &out, theta, e_p, sigma[0], Lp) == 0 &&
+             data_terms(&f, &out, theta, e_m, sigma[0], Lm) == 0;
+    for (int s = 0; s < NS; s++) {
+        double x = eta[2][s];
+        double l0 = Lc[s] + x * x / omega[0], lp = Lp[s] + (x + hh) * (x + hh) / omega[0],
+               lm = Lm[s] + (x - hh) * (x - hh) / omega[0];
+        lap += l0 + log(omega[0]) + log((lp - 2 * l0 + lm) / (hh * hh) / 2);
+    }
+    ok(ok_sim && fabs(ofv[2] - lap) < 1e-4 * fabs(lap),
+       "LAPLACE equals L + log omega + log(L''/2) with L'' by second differences: %.6f vs %.6f",
+       ofv[2], lap);
+    int same_modes = 1;
+    for (int s = 0; s < NS; s++)
+        same_modes &= fabs(eta[2][s] - eta[1][s]) < 1e-6;
+    ok(same_modes, "LAPLACE and FOCEI share the conditional modes");
+    mem_free(D);
+    mem_free(f0);
+    sim_out_free(&out);
+    teardown(&f);
+}
+
 int main(void)
 {
     test_linear_objective();
     test_linear_estimates();
     test_recovery();
+    test_foce_laplace();
     return tap_done();
 }
