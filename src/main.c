@@ -23,6 +23,7 @@
 #include "data.h"
 #include "diag.h"
 #include "est.h"
+#include "npde.h"
 #include "fmt.h"
 #include "graph.h"
 #include "lower.h"
@@ -673,7 +674,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     if (sim_out_alloc(&pop, p, ds) == 0 && sim_out_alloc(&ind, p, ds) == 0 &&
         sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
         sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
-        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind, NULL, NULL, NULL };
+        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind, NULL, NULL, NULL, NULL, NULL, 0 };
         double *wr = mem_alloc(a, sizeof(double) * (size_t)(3 * ds->nrows + 1));
         EstOpts ro;
         memset(&ro, 0, sizeof ro);
@@ -684,6 +685,18 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
             tr.wres = wr;
             tr.cwres = wr + ds->nrows;
             tr.iwres = wr + 2 * ds->nrows;
+        }
+        tr.estimated = 1;
+        NpdeOpts no = { 0, -1, *so };
+        double *np = mem_alloc(a, sizeof(double) * (size_t)(2 * ds->nrows + 1));
+        int esample, seed;
+        if (np && tab_wants_npde(m, 1, &esample, &seed)) {
+            no.nsamples = esample;
+            no.seed = seed;
+            if (npde_compute(p, ds, r.theta, r.omega, r.sigma, &no, np, np + ds->nrows, d) == 0) {
+                tr.npde = np;
+                tr.epred = np + ds->nrows;
+            }
         }
         if (tf) {
             fclose(tf);
@@ -753,7 +766,7 @@ static int cmd_run(const Cli *c)
     } else {
         /* no estimates yet: the ETAs are zero, so PRED and IPRED agree */
         if (sim_run(p, ds, theta, NULL, NULL, &o, &out, u.diag) == 0) {
-            TabRun tr = { p, ds, theta, NULL, &out, &out, NULL, NULL, NULL };
+            TabRun tr = { p, ds, theta, NULL, &out, &out, NULL, NULL, NULL, NULL, NULL, 0 };
             if (tab_write_all(&tr, out_dir(c, u.arena), u.diag, stderr) == 0)
                 status = EXIT_OK;
         }

@@ -1038,6 +1038,8 @@ static void settings_table(Sema *s, const Record *r)
     tb.noprint = opt_flag(r, "NOPRINT");
     tb.oneheader = opt_flag(r, "ONEHEADER");
     tb.format = (TableFormat)opt_enum(r, "FORMAT", fmts, 2, TFMT_CSV);
+    tb.esample = opt_int(r, "ESAMPLE", -1);
+    tb.seed = opt_int(r, "SEED", -1);
     tb.span = r->name_span;
     MEM_PUSH(s->a, s->m->tables, s->m->ntables, s->captables, tb);
 }

@@ -160,6 +160,7 @@ typedef struct {
     const char *file;      /* NULL: the engine names it */
     int noprint, oneheader;
     TableFormat format;
+    int esample, seed;     /* NPDE/EPRED simulations and their seed; -1: not given */
     Span span;
 } ModelTable;
 

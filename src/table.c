@@ -16,7 +16,7 @@
 
 typedef enum {
     C_ID, C_TIME, C_DV, C_PRED, C_IPRED, C_RES, C_Y, C_ITEM, C_COL, C_VAR, C_CMT,
-    C_THETA, C_ETA, C_WRES, C_CWRES, C_IWRES, C_NONE
+    C_THETA, C_ETA, C_WRES, C_CWRES, C_IWRES, C_NPDE, C_EPRED, C_NONE
 } ColKind;
 
 typedef struct {
@@ -89,13 +89,14 @@ static int resolve(const TabRun *r, const char *item, TabCol *cols, int max, int
             cols[0] = (TabCol){ item, std[i].kind, 0 };
             return 1;
         }
-    static const struct { const char *name; ColKind kind; } res[] = {
-        { "WRES", C_WRES }, { "CWRES", C_CWRES }, { "IWRES", C_IWRES },
+    const struct { const char *name; ColKind kind; const double *v; } res[] = {
+        { "WRES", C_WRES, r->wres }, { "CWRES", C_CWRES, r->cwres },
+        { "IWRES", C_IWRES, r->iwres }, { "NPDE", C_NPDE, r->npde },
+        { "EPRED", C_EPRED, r->epred },
     };
     for (size_t i = 0; i < sizeof res / sizeof res[0]; i++)
         if (strcmp(item, res[i].name) == 0) {
-            const double *v = res[i].kind == C_WRES ? r->wres
-                            : res[i].kind == C_CWRES ? r->cwres : r->iwres;
+            const double *v = res[i].v;
             cols[0] = (TabCol){ item, v ? res[i].kind : C_NONE, 0 };
             *missing += v == NULL;
             return 1;
@@ -177,6 +178,8 @@ static double value(const TabRun *r, const TabCol *c, int subj, int ri)
     case C_WRES: return r->wres[ri];
     case C_CWRES: return r->cwres[ri];
     case C_IWRES: return r->iwres[ri];
+    case C_NPDE: return r->npde[ri];
+    case C_EPRED: return r->epred[ri];
     case C_NONE: return NAN;
     }
     return NAN;
@@ -206,9 +209,10 @@ static void put_number(FILE *f, double v)
 
 static int write_one(const TabRun *r, const ModelTable *t, const char *dir, Diag *d, FILE *log)
 {
-    static const char *const deflt[] = { "ID", "TIME", "DV", "EVID", "MDV", "PRED", "IPRED" };
+    static const char *const deflt[] = { "ID", "TIME", "DV", "EVID", "MDV", "PRED", "IPRED",
+                                         "RES", "WRES", "CWRES", "IWRES", "NPDE", "ETAS" };
     const char *const *items = t ? t->items : deflt;
-    int nitems = t ? t->nitems : (int)(sizeof deflt / sizeof deflt[0]);
+    int nitems = t ? t->nitems : r->estimated ? (int)(sizeof deflt / sizeof deflt[0]) : 7;
     int max = nitems + r->prog->m->omega.n + 1, ncol = 0, missing = 0;
     TabCol *cols = mem_calloc((size_t)max, sizeof *cols);
     if (!cols)
@@ -263,6 +267,22 @@ static int write_one(const TabRun *r, const ModelTable *t, const char *dir, Diag
     free(buf);
     mem_free(cols);
     return rc;
+}
+
+int tab_wants_npde(const Model *m, int estimated, int *esample, int *seed)
+{
+    *esample = *seed = -1;
+    if (m->ntables == 0)
+        return estimated;
+    for (int i = 0; i < m->ntables; i++)
+        for (int k = 0; k < m->tables[i].nitems; k++)
+            if (strcmp(m->tables[i].items[k], "NPDE") == 0 ||
+                strcmp(m->tables[i].items[k], "EPRED") == 0) {
+                *esample = m->tables[i].esample;
+                *seed = m->tables[i].seed;
+                return 1;
+            }
+    return 0;
 }
 
 int tab_write_all(const TabRun *r, const char *dir, Diag *d, FILE *log)

@@ -2,7 +2,8 @@
  * table.h -- NONMEM-style output tables ($TABLE) of a run.
  *
  * Each $TABLE record becomes one file in the output folder (the default,
- * without any $TABLE: sdtab.csv with ID TIME DV EVID MDV PRED IPRED).
+ * without any $TABLE: sdtab.csv with ID TIME DV EVID MDV PRED IPRED, and
+ * after estimation also RES WRES CWRES IWRES NPDE and the ETAs).
  * An item is a standard column (ID TIME DV PRED IPRED RES ETAS ...), a
  * data column, a model variable, a compartment's amount, or a THETA or
  * ETA.  Items an engine did not compute (CWRES without an estimation
@@ -28,7 +29,13 @@ typedef struct {
     const SimOut *pop;        /* with the ETAs at zero: PRED */
     const SimOut *ind;        /* with the subjects' ETAs: IPRED, variables */
     const double *wres, *cwres, *iwres;   /* per row, from estimation; or NULL */
+    const double *npde, *epred;           /* per row, from npde.h; or NULL */
+    int estimated;            /* the default table then has the diagnostics */
 } TabRun;
+
+/* 1 when a table of m asks for NPDE or EPRED (the default table does
+ * after estimation), with that table's ESAMPLE and SEED (-1: not given). */
+int tab_wants_npde(const Model *m, int estimated, int *esample, int *seed);
 
 /* Writes every table of the model into dir (created if needed).  Returns
  * 0, or -1 after reporting; log (may be NULL) gets one line per file. */
