@@ -24,6 +24,7 @@
 #include "diag.h"
 #include "est.h"
 #include "npde.h"
+#include "report.h"
 #include "fmt.h"
 #include "graph.h"
 #include "lower.h"
@@ -705,7 +706,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         }
         if (write_summary(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
             write_results_json(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
-            tab_write_all(&tr, dir, d, stderr) == 0)
+            tab_write_all(&tr, dir, d, stderr) == 0 && report_plots(&tr, dir, d, stderr) == 0)
             status = EXIT_OK;
     }
     sim_out_free(&pop);

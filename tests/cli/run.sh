@@ -91,3 +91,27 @@ else
     bad "estimation outputs (exit $rc)"; cat "$TMP/est.log"
 fi
 true
+
+# the default table after estimation carries the diagnostics, and the
+# diagnostic plots are SVG with one marker per observation
+grep -v '^\$TABLE' "$TMP/est.qlx" >"$TMP/est2.qlx"
+"$QLXC" run -o "$TMP/estout2" "$TMP/est2.qlx" >"$TMP/est2.log" 2>&1
+rc=$?
+if [ $rc = 0 ] &&
+   head -1 "$TMP/estout2/sdtab.csv" | grep -q '^ID,TIME,DV,EVID,MDV,PRED,IPRED,RES,WRES,CWRES,IWRES,NPDE,eta$' &&
+   python3 - "$TMP/estout2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+ns = '{http://www.w3.org/2000/svg}'
+for f in ['dv_pred', 'dv_ipred', 'cwres_time', 'cwres_pred', 'npde_time', 'indiv_fits_01']:
+    root = ET.parse(f'{d}/{f}.svg').getroot()
+    assert root.tag == ns + 'svg', f
+    if f != 'indiv_fits_01':
+        assert len(root.findall('.//' + ns + 'circle')) >= 48, f
+PY
+then
+    ok "the default table after estimation has RES WRES CWRES IWRES NPDE and the ETAs; the six diagnostic plots are valid SVG"
+else
+    bad "default diagnostics table and plots (exit $rc)"; cat "$TMP/est2.log"
+fi
+true
