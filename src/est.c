@@ -321,15 +321,20 @@ static int subject_cond(Worker *w, double *ofv)
     double L;
     if (subject_terms(w, eta, &L, NULL, w->H) != 0)
         return -1;
+    for (int i = 0; i < ne * ne; i++)
+        w->H[i] += e->omega_inv[i];
+    double *Lh = w->C;
     if (e->o->method == EST_LAPLACE) {
-        /* the Hessian / 2 of all of L_i, Omega^-1 included */
+        /* the Hessian / 2 of all of L_i, Omega^-1 included; where it is not
+         * positive definite (the inner search stopped short of a minimum,
+         * far from the estimates) the expected one stands in, as FOCEI's */
+        double *expected = w->C + ne * ne;
+        memcpy(expected, w->H, sizeof *w->H * (size_t)(ne * ne));
         if (laplace_hessian(w, eta) != 0)
             return -1;
-    } else {
-        for (int i = 0; i < ne * ne; i++)
-            w->H[i] += e->omega_inv[i];
+        if (ne > 0 && la_cholesky(ne, w->H, Lh) != 0)
+            memcpy(w->H, expected, sizeof *w->H * (size_t)(ne * ne));
     }
-    double *Lh = w->C;
     if (ne > 0 && la_cholesky(ne, w->H, Lh) != 0) {
         snprintf(w->err, sizeof w->err, "subject ID %g: the Hessian is not positive definite",
                  e->ds->subjects[s].id);
@@ -759,12 +764,29 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
         opt_defaults(&st);
         st.max_iter = o->maxeval > 0 ? o->maxeval : 500;
         st.gtol = 1e-5;
-        st.ftol = 1e-10;
+        /* no convergence on a small decrease alone: far from the minimum,
+         * on a plateau of a bad start, the OFV can fall slowly */
+        st.ftol = 0;
         st.fnoise = 1e-9;
         st.callback = progress;
         st.callback_ctx = e;
         OptResult res;
         OptStatus s = e->nx > 0 ? opt_minimize(ow, outer_fn, e, x, &st, &res) : OPT_CONVERGED_GRAD;
+        /* a failed line search far from the minimum usually means BFGS's
+         * curvature model went wrong on the way (a plateau, a bound):
+         * start it afresh from where it stopped, twice at most */
+        int iters = res.iterations;
+        for (int again = 0; again < 2 && e->nx > 0 && s == OPT_LINESEARCH_FAILED &&
+                            res.gscaled >= 1e-3 && iters < st.max_iter;
+             again++) {
+            double f0 = res.f;
+            st.max_iter -= res.iterations;
+            s = opt_minimize(ow, outer_fn, e, x, &st, &res);
+            iters += res.iterations;
+            if (!(res.f < f0 - 1e-6 * fmax(1, fabs(f0))))
+                break;
+        }
+        res.iterations = iters;
         if (o->log && isatty(fileno(o->log)))
             fputc('\n', o->log);
         double ofv = NAN;
@@ -779,6 +801,15 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
             r->evaluations = e->evaluations;
             r->converged = s <= OPT_CONVERGED_FTOL;
             snprintf(r->message, sizeof r->message, "%s", e->nx > 0 ? res.message : "nothing to estimate");
+            /* at the minimum the central-difference gradient is noise, and
+             * a line search along it finds nothing lower: that is
+             * convergence when the gradient is small, as NONMEM counts it */
+            if (s == OPT_LINESEARCH_FAILED && res.gscaled < 1e-3) {
+                r->converged = 1;
+                snprintf(r->message, sizeof r->message,
+                         "converged: no step lowers the objective further (scaled gradient "
+                         "%.1e, within the accuracy of its differences)", res.gscaled);
+            }
             rc = 0;
         }
     }
