@@ -293,6 +293,58 @@ static int laplace_hessian(Worker *w, double *eta)
 }
 
 /* FOCE, FOCEI and LAPLACE: the inner problem, then the subject's term. */
+/* The inner problem by Gauss-Newton: L_i's expected Hessian (the FOCEI
+ * one, 2 (H + Omega^-1), positive definite) is at hand with every
+ * gradient, so a Newton step with a backtracking line search converges in
+ * a few evaluations from the last mode, where BFGS from an identity
+ * matrix needs several times more.  On return L and w->H (without
+ * Omega^-1) belong to eta.  0, or -1 when it did not converge (the
+ * caller falls back to BFGS). */
+static int inner_gauss_newton(Worker *w, double *eta, double *L)
+{
+    Est *e = w->e;
+    int ne = e->ne;
+    double *g = w->gp, *step = w->gm, *trial = w->gp + 2 * (ne + 1), *gt = trial + ne + 1;
+    double *M = w->C, *Lm = w->C + ne * ne;
+    if (subject_terms(w, eta, L, g, w->H) != 0)
+        return -1;
+    for (int it = 0; it < 50; it++) {
+        double gs = 0;
+        for (int i = 0; i < ne; i++)
+            gs = fmax(gs, fabs(g[i]) * fmax(fabs(eta[i]), 1));
+        if (gs / fmax(fabs(*L), 1) < 1e-6)
+            return 0;
+        for (int i = 0; i < ne * ne; i++)
+            M[i] = 2 * (w->H[i] + e->omega_inv[i]);
+        if (la_cholesky(ne, M, Lm) != 0)
+            return -1;
+        for (int i = 0; i < ne; i++)
+            step[i] = -g[i];
+        la_chol_solve(ne, Lm, step);
+        double slope = 0;
+        for (int i = 0; i < ne; i++)
+            slope += g[i] * step[i];
+        if (!(slope < 0))
+            return -1;
+        if (-slope < 1e-12 * fmax(fabs(*L), 1))   /* the Newton decrement */
+            return 0;
+        double alpha = 1, Lt = NAN;
+        int accepted = 0;
+        for (int ls = 0; ls < 30 && !accepted; ls++, alpha *= 0.5) {
+            for (int i = 0; i < ne; i++)
+                trial[i] = eta[i] + alpha * step[i];
+            accepted = subject_terms(w, trial, &Lt, gt, w->H) == 0 &&
+                       Lt <= *L + 1e-4 * alpha * slope;
+        }
+        if (!accepted)
+            return -1;
+        memcpy(eta, trial, sizeof *eta * (size_t)ne);
+        memcpy(g, gt, sizeof *g * (size_t)ne);
+        *L = Lt;
+    }
+    return -1;
+}
+
 static int subject_cond(Worker *w, double *ofv)
 {
     Est *e = w->e;
@@ -301,26 +353,31 @@ static int subject_cond(Worker *w, double *ofv)
         return -1;
     double *eta = e->eta_hat + (size_t)s * (size_t)ne;
     memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
-    if (ne > 0) {
-        OptSettings st;
-        opt_defaults(&st);
-        /* the OFV is flat in eta at the mode, so its error is the square
-         * of the mode's: a loose gradient tolerance costs nothing */
-        st.gtol = 1e-6;
-        st.max_iter = 200;
-        st.fnoise = 1e-10;
-        OptResult res;
-        OptStatus rc = opt_minimize(w->inner, inner_fn, w, eta, &st, &res);
-        if (rc > OPT_CONVERGED_FTOL && rc != OPT_MAX_ITER && rc != OPT_LINESEARCH_FAILED && rc != OPT_MAX_EVAL) {
-            if (!w->err[0])
-                snprintf(w->err, sizeof w->err, "subject ID %g: the ETA search failed: %s",
-                         e->ds->subjects[s].id, res.message);
-            return -1;
-        }
-    }
     double L;
-    if (subject_terms(w, eta, &L, NULL, w->H) != 0)
-        return -1;
+    if (ne == 0 || inner_gauss_newton(w, eta, &L) != 0) {
+        memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
+        w->err[0] = '\0';
+        if (ne > 0) {
+            OptSettings st;
+            opt_defaults(&st);
+            /* the OFV is flat in eta at the mode, so its error is the square
+             * of the mode's: a loose gradient tolerance costs nothing */
+            st.gtol = 1e-6;
+            st.max_iter = 200;
+            st.fnoise = 1e-10;
+            OptResult res;
+            OptStatus rc = opt_minimize(w->inner, inner_fn, w, eta, &st, &res);
+            if (rc > OPT_CONVERGED_FTOL && rc != OPT_MAX_ITER && rc != OPT_LINESEARCH_FAILED &&
+                rc != OPT_MAX_EVAL) {
+                if (!w->err[0])
+                    snprintf(w->err, sizeof w->err, "subject ID %g: the ETA search failed: %s",
+                             e->ds->subjects[s].id, res.message);
+                return -1;
+            }
+        }
+        if (subject_terms(w, eta, &L, NULL, w->H) != 0)
+            return -1;
+    }
     for (int i = 0; i < ne * ne; i++)
         w->H[i] += e->omega_inv[i];
     double *Lh = w->C;
@@ -658,6 +715,8 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
         w->e = e;
         w->thread = t;
         w->sens = sens_work_new(p, &o->sim);
+        if (w->sens)   /* FO and the conditional methods use dF/dETA only */
+            sens_etas_only(w->sens, 1);
         w->inner = e->ne > 0 ? opt_new(e->ne) : NULL;
         w->out.y = mem_calloc(rows, sizeof(double));
         w->out.dy = mem_calloc(rows * np, sizeof(double));
@@ -669,7 +728,7 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
         w->res = mem_calloc(2 * mo + 2, sizeof(double));
         w->A = mem_calloc(mo * (ne + 1), sizeof(double));
         w->V0 = mem_calloc(rows, sizeof(double));
-        w->gp = mem_calloc(2 * ne + 2, sizeof(double));
+        w->gp = mem_calloc(4 * ne + 4, sizeof(double));
         w->gm = w->gp ? w->gp + ne + 1 : NULL;
         w->out.pred = w->out.dpred = NULL;   /* F is y: see sens.h */
         ok = w->sens && (w->inner || e->ne == 0) && w->out.y &&

@@ -65,6 +65,7 @@ struct SensWork {
      * K]] and bk + k*m2 its inhomogeneity [b + r, c_k/sc_k], m2 = 2 nc; lin
      * has one workspace per pair (one for A alone when np is 0) */
     int exact, nlin, m2;
+    int k0;                  /* the first parameter whose pair is advanced */
     LinWork **lin;
     double *K, *b, *Mk, *bk, *sc, *z, *Anew, *F0, *F1, *unit;
     double *A, *S, *vars, *work, *outb, *D, *G, *h, *res, *zeros;
@@ -186,6 +187,11 @@ void sens_work_free(SensWork **pw)
     evq_free(&w->q);
     mem_free(w);
     *pw = NULL;
+}
+
+void sens_etas_only(SensWork *w, int on)
+{
+    w->k0 = on ? w->p->m->nthetas : 0;
 }
 
 const char *sens_error(const SensWork *w)
@@ -394,12 +400,12 @@ static int exact_advance(SensWork *w, double t0, double t1)
 {
     int nc = w->nc, np = w->np, m2 = w->m2;
     double dt = t1 - t0;
-    if (np == 0) {
+    if (w->k0 >= np) {
         for (int i = 0; i < nc; i++)
             w->b[nc + i] = w->b[i] + w->rates[i];
         return lin_advance(w->lin[0], nc, w->K, w->b + nc, dt, w->A);
     }
-    for (int k = 0; k < np; k++) {
+    for (int k = w->k0; k < np; k++) {
         double *bb = w->bk + (size_t)k * (size_t)m2, *z = w->z, inv = 1 / w->sc[k];
         for (int i = 0; i < nc; i++) {
             bb[i] = w->b[i] + w->rates[i];
@@ -411,7 +417,7 @@ static int exact_advance(SensWork *w, double t0, double t1)
             return -1;
         for (int i = 0; i < nc; i++)
             w->S[i * np + k] = z[nc + i] * w->sc[k];
-        if (k == 0)
+        if (k == w->k0)
             memcpy(w->Anew, z, sizeof *z * (size_t)nc);
     }
     memcpy(w->A, w->Anew, sizeof *w->A * (size_t)nc);
