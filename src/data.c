@@ -992,3 +992,145 @@ Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path)
     mem_free(buf);
     return ds;
 }
+
+/* ---- individual ETAs from a table ------------------------------------------------ */
+
+typedef struct {
+    Diag *d;
+    int file;
+    const char *text;
+} EtaFile;
+
+/* The span of bytes [b, e) of the file, on line `line`. */
+static Span eta_span(const EtaFile *f, int line, size_t lstart, size_t b, size_t e)
+{
+    Span s = { f->file, line, (int)(b - lstart) + 1, (int)b, (int)(e > b ? e - b : 1) };
+    return s;
+}
+
+/* Splits a CSV or blank-separated line [b, e) into at most max fields. */
+static int eta_fields(const char *t, size_t b, size_t e, size_t *fb, size_t *fe, int max)
+{
+    int n = 0, csv = memchr(t + b, ',', e - b) != NULL;
+    size_t i = b;
+    while (i <= e && n < max) {
+        while (i < e && is_blank(t[i]))
+            i++;
+        if (!csv && i >= e)
+            break;
+        size_t s = i;
+        while (i < e && (csv ? t[i] != ',' : !is_blank(t[i])))
+            i++;
+        size_t q = i;
+        while (q > s && is_blank(t[q - 1]))
+            q--;
+        fb[n] = s, fe[n] = q, n++;
+        i++;   /* past the separator */
+    }
+    return n;
+}
+
+int data_read_etas(Diag *d, const char *path, const Model *m, const Dataset *ds, double *eta)
+{
+    enum { MAXF = 512 };
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot read the ETA table '%s': %s",
+                    path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = mem_malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0)
+        if ((n += got) == cap) {
+            char *nb = mem_realloc(buf, cap *= 2);
+            if (!nb)
+                mem_free(buf);
+            buf = nb;
+        }
+    fclose(fp);
+    if (!buf) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory reading '%s'", path);
+        return -1;
+    }
+    EtaFile f = { d, diag_add_file(d, path, buf, n), NULL };
+    f.text = diag_file_text(d, f.file, NULL);
+    mem_free(buf);
+    int ne = m->omega.n, idcol = -1, col[64], line = 0, rc = 0;
+    size_t fb[MAXF], fe[MAXF], pos = 0;
+    char *seen = mem_calloc((size_t)ds->nsubjects + 1, 1);
+    for (int k = 0; k < ne; k++)
+        col[k] = -1;
+    while (seen && pos < n && rc == 0) {
+        size_t e = pos;
+        while (e < n && f.text[e] != '\n')
+            e++;
+        size_t b = pos, le = e > b && f.text[e - 1] == '\r' ? e - 1 : e;
+        pos = e + 1;
+        line++;
+        int nf = eta_fields(f.text, b, le, fb, fe, MAXF);
+        if (nf == 0)
+            continue;
+        if (idcol < 0) {   /* the header names the columns */
+            for (int i = 0; i < nf; i++) {
+                size_t len = fe[i] - fb[i];
+                if (len == 2 && memcmp(f.text + fb[i], "ID", 2) == 0)
+                    idcol = i;
+                for (int k = 0; k < ne; k++)
+                    if (strlen(m->omega.names[k]) == len &&
+                        memcmp(f.text + fb[i], m->omega.names[k], len) == 0)
+                        col[k] = i;
+            }
+            if (idcol < 0) {
+                diag_report(d, DIAG_ERROR, eta_span(&f, line, b, b, le),
+                            "the first line names the columns: ID and the ETAs", "no ID column");
+                rc = -1;
+            }
+            for (int k = 0; rc == 0 && k < ne; k++)
+                if (col[k] < 0) {
+                    diag_report(d, DIAG_ERROR, eta_span(&f, line, b, b, le),
+                                "a run's sdtab.csv, or any table with ID and ETAS, has them",
+                                "no column for the ETA '%s'", m->omega.names[k]);
+                    rc = -1;
+                }
+            continue;
+        }
+        double id;
+        if (idcol >= nf || !parse_number(f.text + fb[idcol], (int)(fe[idcol] - fb[idcol]), &id)) {
+            diag_report(d, DIAG_ERROR, eta_span(&f, line, b, idcol < nf ? fb[idcol] : b, le),
+                        NULL, "the ID is not a number");
+            rc = -1;
+            break;
+        }
+        for (int s = 0; s < ds->nsubjects; s++) {
+            if (ds->subjects[s].id != id || seen[s])
+                continue;
+            for (int k = 0; k < ne && rc == 0; k++) {
+                int c = col[k];
+                double v = NAN;
+                if (c >= nf || !parse_number(f.text + fb[c], (int)(fe[c] - fb[c]), &v) ||
+                    !isfinite(v)) {
+                    diag_report(d, DIAG_ERROR, eta_span(&f, line, b, c < nf ? fb[c] : le, le),
+                                NULL, "the ETA '%s' of subject ID %g is not a number",
+                                m->omega.names[k], id);
+                    rc = -1;
+                }
+                eta[(size_t)s * (size_t)ne + (size_t)k] = v;
+            }
+            seen[s] = 1;   /* the subject's first row counts */
+        }
+    }
+    for (int s = 0; seen && rc == 0 && s < ds->nsubjects; s++)
+        if (!seen[s]) {
+            diag_report(d, DIAG_ERROR, eta_span(&f, 1, 0, 0, 1),
+                        "give every subject of the dataset a row", "no ETAs for subject ID %g",
+                        ds->subjects[s].id);
+            rc = -1;
+        }
+    if (!seen) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory reading '%s'", path);
+        rc = -1;
+    }
+    mem_free(seen);
+    return rc;
+}

@@ -60,4 +60,11 @@ Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path);
 Dataset *data_parse(Arena *a, Diag *d, const Model *m, const char *name,
                     const char *text, size_t len);
 
+/* Each subject's ETAs (nsubjects x omega.n into eta) from a table with a
+ * header line naming ID and the model's ETAs (a previous run's sdtab.csv,
+ * say): CSV or blank-separated, the first row of each ID counts, other
+ * columns are ignored.  0, or -1 after reporting at file:line:col (a
+ * missing column, a value that is not a number, a subject with no row). */
+int data_read_etas(Diag *d, const char *path, const Model *m, const Dataset *ds, double *eta);
+
 #endif

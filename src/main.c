@@ -50,6 +50,7 @@ typedef struct {
     int check;           /* fmt --check */
     int jacobian;        /* graph --jacobian */
     int threads;         /* run --threads; 0: one per core */
+    const char *etas;    /* run --etas FILE: each subject's ETAs */
     const char *files[64];
     int nfiles;
 } Cli;
@@ -85,10 +86,12 @@ static const char *command_help(const char *cmd)
                "Parse and check each model. Errors and warnings go to stderr as\n"
                "file:line:col: error: message. Exit 1 when any model has errors.\n";
     if (strcmp(cmd, "run") == 0)
-        return "usage: qlxc run [--stdlib DIR] [-o DIR] [--threads N] model.qlx\n"
+        return "usage: qlxc run [--stdlib DIR] [-o DIR] [--threads N] [--etas FILE] model.qlx\n"
                "Check the model, then run it: without $ESTIMATION or $SIMULATION,\n"
-               "simulate each subject of $DATA at its records (ETAs at zero) and\n"
-               "write the $TABLE files to DIR (default: MODEL.out beside the model).\n";
+               "simulate each subject of $DATA at its records (ETAs at zero, or each\n"
+               "subject's ETAs from FILE: a table with ID and the ETA names, such as\n"
+               "a fit's sdtab.csv) and write the $TABLE files to DIR (default:\n"
+               "MODEL.out beside the model).\n";
     if (strcmp(cmd, "graph") == 0)
         return "usage: qlxc graph [--stdlib DIR] [--jacobian] [-o FILE] model.qlx\n"
                "Print the compiled expression graph ($PK, $DES, $ERROR) as Graphviz\n"
@@ -169,6 +172,8 @@ static int parse_args(Cli *c, int argc, char **argv, const char *cmd)
             c->threads = atoi(argv[++i]);
             if (c->threads < 1 || c->threads > 64)
                 return usage_error("--threads takes a number from 1 to 64, not '%s'", argv[i]);
+        } else if (strcmp(a, "--etas") == 0 && i + 1 < argc && strcmp(cmd, "run") == 0) {
+            c->etas = argv[++i];
         } else if (strcmp(a, "--color") == 0) {
             c->color = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -765,12 +770,28 @@ static int cmd_run(const Cli *c)
     if (sim_out_alloc(&out, p, ds) != 0) {
         fprintf(stderr, "qlxc: out of memory\n");
     } else {
-        /* no estimates yet: the ETAs are zero, so PRED and IPRED agree */
-        if (sim_run(p, ds, theta, NULL, NULL, &o, &out, u.diag) == 0) {
-            TabRun tr = { p, ds, theta, NULL, &out, &out, NULL, NULL, NULL, NULL, NULL, 0 };
+        /* without --etas the ETAs are zero, so PRED and IPRED agree */
+        SimOut pop;
+        int have_pop = 0;
+        double *eta = NULL;
+        if (c->etas) {
+            eta = mem_alloc(u.arena, sizeof(double) *
+                                         ((size_t)ds->nsubjects * (size_t)m->omega.n + 1));
+            if (data_read_etas(u.diag, c->etas, m, ds, eta) != 0)
+                eta = NULL, status = EXIT_MODEL;
+            else
+                fprintf(stderr, "qlxc: the subjects' ETAs from %s\n", c->etas);
+        }
+        if ((!c->etas || eta) && sim_run(p, ds, theta, eta, NULL, &o, &out, u.diag) == 0 &&
+            (!eta || (sim_out_alloc(&pop, p, ds) == 0 && (have_pop = 1) &&
+                      sim_run(p, ds, theta, NULL, NULL, &o, &pop, u.diag) == 0))) {
+            TabRun tr = { p, ds, theta, eta, eta ? &pop : &out, &out,
+                          NULL, NULL, NULL, NULL, NULL, 0 };
             if (tab_write_all(&tr, out_dir(c, u.arena), u.diag, stderr) == 0)
                 status = EXIT_OK;
         }
+        if (have_pop)
+            sim_out_free(&pop);
         sim_out_free(&out);
     }
     prog_free(p);

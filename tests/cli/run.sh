@@ -115,3 +115,60 @@ else
     bad "default diagnostics table and plots (exit $rc)"; cat "$TMP/est2.log"
 fi
 true
+
+# --etas: the subjects' ETAs from a table; the same predictions as the
+# ETA written into the model as a data column (SHIFT), and a subject
+# without a row is an error at the table's place
+cat >"$TMP/etas.qlx" <<'QLX'
+$PROBLEM given ETAs
+$DATA etas.csv IGNORE=@
+$INPUT ID TIME DV AMT EVID CMT SHIFT
+$COMPARTMENTS depot(dose) central(observe)
+$THETA
+  tka = 0.4
+  tcl = 1.0
+  tv = 3.4
+$OMEGA
+  eta_cl ~ 0.1
+  eta_v ~ 0.05
+$SIGMA
+  eps ~ 0.01
+$PK
+  KA = exp(tka)
+  CL = exp(tcl + eta_cl + SHIFT)
+  V = exp(tv + eta_v)
+$DES
+  d/dt(depot) = -KA*depot
+  d/dt(central) = KA*depot - CL/V*central
+$ERROR
+  IPRED = central/V
+  Y = IPRED*(1 + eps)
+$TABLE ID TIME PRED IPRED FILE=t.csv
+QLX
+awk 'BEGIN { print "ID,TIME,DV,AMT,EVID,CMT,SHIFT"
+             for (i = 1; i <= 3; i++) { s = (i == 1) ? 0.3 : (i == 2) ? -0.25 : 0.7
+               printf "%d,0,.,100,1,1,0\n", i
+               for (t = 1; t <= 12; t *= 2) printf "%d,%d,.,0,0,2,0\n", i, t } }' >"$TMP/etas.csv"
+printf 'ID TIME eta_v eta_cl\n1 0 0 0.3\n1 1 9 9\n2 0 0 -0.25\n3 0 0 0.7\n' >"$TMP/given.txt"
+awk -F, 'NR == 1 { print; next } { s = ($1 == 1) ? 0.3 : ($1 == 2) ? -0.25 : 0.7; $7 = s; print }' OFS=, \
+    "$TMP/etas.csv" >"$TMP/etas_shift.csv"
+sed 's/etas.csv/etas_shift.csv/' "$TMP/etas.qlx" >"$TMP/etas_shift.qlx"
+"$QLXC" run -o "$TMP/eg" --etas "$TMP/given.txt" "$TMP/etas.qlx" >"$TMP/eg.log" 2>&1
+rc1=$?
+"$QLXC" run -o "$TMP/es" "$TMP/etas_shift.qlx" >/dev/null 2>&1
+if [ $rc1 = 0 ] && cmp -s <(cut -d, -f1,2,4 "$TMP/eg/t.csv") <(cut -d, -f1,2,4 "$TMP/es/t.csv") &&
+   ! cmp -s <(cut -d, -f3 "$TMP/eg/t.csv") <(cut -d, -f4 "$TMP/eg/t.csv"); then
+    ok "--etas: IPRED at the given ETAs equals the model with them written in (the first row of an ID counts)"
+else
+    bad "--etas predictions (exit $rc1)"; cat "$TMP/eg.log"
+fi
+printf 'ID,eta_cl,eta_v\n1,0.3,0\n2,-0.25,0\n' >"$TMP/short.csv"
+"$QLXC" run -o "$TMP/eshort" --etas "$TMP/short.csv" "$TMP/etas.qlx" >"$TMP/eshort.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q 'short.csv:1:1: error: no ETAs for subject ID 3' "$TMP/eshort.log" &&
+   [ ! -e "$TMP/eshort" ]; then
+    ok "--etas: a subject without a row is an error at the table's place, nothing written"
+else
+    bad "--etas missing subject (exit $rc)"; cat "$TMP/eshort.log"
+fi
+true
