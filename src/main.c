@@ -382,8 +382,41 @@ static void put_se(FILE *f, double est, double se)
         fprintf(f, " %12s %9s", ".", ".");
 }
 
+/* NONMEM's SD-based shrinkage: ETA, 1 - SD(eta_i over subjects) /
+ * sqrt(omega_ii); EPS, 1 - SD(IWRES over observations).  NaN when it
+ * cannot be computed (fewer than two values, no IWRES). */
+static double eta_shrinkage(const Model *m, const EstResult *r, int i)
+{
+    int n = r->nsubjects, ne = m->omega.n;
+    double w = r->omega[i * ne + i], s = 0, ss = 0;
+    if (n < 2 || !(w > 0) || !r->eta)
+        return NAN;
+    for (int k = 0; k < n; k++)
+        s += r->eta[(size_t)k * (size_t)ne + (size_t)i];
+    double mean = s / n;
+    for (int k = 0; k < n; k++) {
+        double d = r->eta[(size_t)k * (size_t)ne + (size_t)i] - mean;
+        ss += d * d;
+    }
+    return 1 - sqrt(ss / (n - 1)) / sqrt(w);
+}
+
+static double eps_shrinkage(const Dataset *ds, const double *iwres)
+{
+    double s = 0, ss = 0;
+    int n = 0;
+    for (int k = 0; iwres && k < ds->nrows; k++)
+        if (isfinite(iwres[k]))
+            s += iwres[k], ss += iwres[k] * iwres[k], n++;
+    if (n < 2)
+        return NAN;
+    double mean = s / n;
+    return 1 - sqrt((ss - n * mean * mean) / (n - 1));
+}
+
 static int write_summary(const char *dir, const Model *m, const Dataset *ds, const EstResult *r,
-                         const EstCov *cv, EstMethod method, double seconds, Diag *d)
+                         const EstCov *cv, const double *iwres, EstMethod method, double seconds,
+                         Diag *d)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -422,14 +455,20 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         put_se(f, r->theta[k], se_of(cv, m->thetas[k].name));
         fprintf(f, " %14.6g%s\n", exp(r->theta[k]), m->thetas[k].fix ? "  FIX" : "");
     }
-    fprintf(f, "\n%-14s %14s %12s %9s %14s\n", "OMEGA", "variance", "SE", "RSE", "CV% (BSV)");
+    fprintf(f, "\n%-14s %14s %12s %9s %14s %10s\n", "OMEGA", "variance", "SE", "RSE", "CV% (BSV)",
+            "shrinkage");
     for (int i = 0; i < m->omega.n; i++) {
         double v = r->omega[i * m->omega.n + i];
         char key[160];
         snprintf(key, sizeof key, "OMEGA(%s,%s)", m->omega.names[i], m->omega.names[i]);
         fprintf(f, "%-14s %14.6g", m->omega.names[i], v);
         put_se(f, v, se_of(cv, key));
-        fprintf(f, " %14.2f\n", 100 * sqrt(exp(v) - 1));
+        double sh = eta_shrinkage(m, r, i);
+        fprintf(f, " %14.2f", 100 * sqrt(exp(v) - 1));
+        if (isfinite(sh))
+            fprintf(f, " %9.1f%%\n", 100 * sh);
+        else
+            fprintf(f, " %10s\n", ".");
     }
     for (int i = 0; i < m->omega.n; i++)
         for (int j = 0; j < i; j++) {
@@ -447,7 +486,12 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         put_se(f, v, se_of(cv, key));
         fprintf(f, " %14.6g\n", sqrt(v));
     }
-    fprintf(f, "\nCV%% is sqrt(exp(omega^2) - 1), for log-normally distributed parameters.\n");
+    double esh = eps_shrinkage(ds, iwres);
+    if (isfinite(esh))
+        fprintf(f, "EPS shrinkage  %.1f%%   (1 - SD(IWRES))\n", 100 * esh);
+    fprintf(f, "\nCV%% is sqrt(exp(omega^2) - 1), for log-normally distributed parameters.\n"
+               "ETA shrinkage is 1 - SD(conditional modes) / sqrt(omega^2), as NONMEM's "
+               "ETASHRINKSD.\n");
     if (cv) {
         fprintf(f, "\nCovariance step: %s\n", cv->message);
         if (cv->ok) {
@@ -519,8 +563,8 @@ static void json_names(FILE *f, const char *const *names, int n)
 
 /* results.json: everything summary.txt says, for programs. */
 static int write_results_json(const char *dir, const Model *m, const Dataset *ds,
-                              const EstResult *r, const EstCov *cv, EstMethod method,
-                              double seconds, Diag *d)
+                              const EstResult *r, const EstCov *cv, const double *iwres,
+                              EstMethod method, double seconds, Diag *d)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -552,10 +596,17 @@ static int write_results_json(const char *dir, const Model *m, const Dataset *ds
     json_names(f, m->omega.names, m->omega.n);
     fputs(", \"matrix\": ", f);
     json_matrix(f, r->omega, m->omega.n);
-    fputs("},\n  \"sigma\": {\"names\": ", f);
+    fputs(", \"shrinkage\": [", f);
+    for (int i = 0; i < m->omega.n; i++) {
+        fputs(i ? ", " : "", f);
+        json_num(f, eta_shrinkage(m, r, i));
+    }
+    fputs("]},\n  \"sigma\": {\"names\": ", f);
     json_names(f, m->sigma.names, m->sigma.n);
     fputs(", \"matrix\": ", f);
     json_matrix(f, r->sigma, m->sigma.n);
+    fputs(", \"eps_shrinkage\": ", f);
+    json_num(f, eps_shrinkage(ds, iwres));
     fputs("},\n  \"covariance_step\": ", f);
     if (!cv) {
         fputs("null", f);
@@ -709,8 +760,9 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
             tf = NULL;
             write_out_file(dir, "trace.csv", trace, trace_len, d);
         }
-        if (write_summary(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
-            write_results_json(dir, m, ds, &r, cv, m->ests[m->nests - 1].method, secs, d) == 0 &&
+        if (write_summary(dir, m, ds, &r, cv, tr.iwres, m->ests[m->nests - 1].method, secs, d) == 0 &&
+            write_results_json(dir, m, ds, &r, cv, tr.iwres, m->ests[m->nests - 1].method, secs,
+                               d) == 0 &&
             tab_write_all(&tr, dir, d, stderr) == 0 && report_plots(&tr, dir, d, stderr) == 0)
             status = EXIT_OK;
     }

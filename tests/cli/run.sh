@@ -111,6 +111,27 @@ for f in ['dv_pred', 'dv_ipred', 'cwres_time', 'cwres_pred', 'npde_time', 'indiv
 PY
 then
     ok "the default table after estimation has RES WRES CWRES IWRES NPDE and the ETAs; the six diagnostic plots are valid SVG"
+    # shrinkage recomputed from the table: 1 - SD(eta)/omega, 1 - SD(IWRES)
+    if python3 - "$TMP/estout2" <<'PY'
+import csv, json, math, statistics as st, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f'{d}/sdtab.csv')))
+eta = {}
+for r in rows:
+    eta.setdefault(r['ID'], float(r['eta']))
+iw = [float(r['IWRES']) for r in rows if r['IWRES'] != '.']
+j = json.load(open(f'{d}/results.json'))
+om = j['omega']['matrix'][0][0]
+want_eta = 1 - st.stdev(eta.values()) / math.sqrt(om)
+want_eps = 1 - st.stdev(iw)
+assert abs(j['omega']['shrinkage'][0] - want_eta) < 1e-6, (j['omega']['shrinkage'], want_eta)
+assert abs(j['sigma']['eps_shrinkage'] - want_eps) < 1e-6, (j['sigma']['eps_shrinkage'], want_eps)
+PY
+    then
+        ok "ETA and EPS shrinkage in results.json equal 1 - SD(eta)/omega and 1 - SD(IWRES) from the table"
+    else
+        bad "shrinkage disagrees with the table"
+    fi
 else
     bad "default diagnostics table and plots (exit $rc)"; cat "$TMP/est2.log"
 fi
