@@ -34,6 +34,38 @@ int la_cholesky(int n, const double *A, double *L)
     return 0;
 }
 
+int la_cholesky_psd(int n, const double *A, double *L)
+{
+    /* a zero diagonal (a variance FIX at 0) is a zero row and column of
+     * A; elsewhere the factor is la_cholesky's */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double s = A[i * n + j];
+            for (int k = 0; k < j; k++)
+                s -= L[i * n + k] * L[j * n + k];
+            if (i == j) {
+                if (A[i * n + i] == 0) {
+                    L[i * n + i] = 0;
+                    continue;
+                }
+                if (!(s > 0))
+                    return -1;
+                L[i * n + i] = sqrt(s);
+            } else {
+                L[i * n + j] = L[j * n + j] > 0 ? s / L[j * n + j] : 0;
+            }
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            L[i * n + j] = 0;
+    for (int i = 0; i < n; i++)   /* a zero variance has no covariances */
+        if (A[i * n + i] == 0)
+            for (int k = 0; k < n; k++)
+                if (A[i * n + k] != 0 || A[k * n + i] != 0)
+                    return -1;
+    return 0;
+}
+
 double la_chol_logdet(int n, const double *L)
 {
     double s = 0;

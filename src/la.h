@@ -12,6 +12,10 @@
 /* Lower Cholesky factor L of A (its lower triangle is read); the upper
  * triangle of L is zeroed.  0, or -1 when A is not positive definite. */
 int    la_cholesky(int n, const double *A, double *L);
+/* The same for a covariance whose zero variances (FIX at 0: no
+ * variability in that direction) give zero rows of L; -1 when A is not
+ * positive semi-definite in that sense. */
+int    la_cholesky_psd(int n, const double *A, double *L);
 /* log|A| from its factor. */
 double la_chol_logdet(int n, const double *L);
 /* x <- A^-1 x, with A = L L'. */

@@ -777,6 +777,56 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     return status;
 }
 
+/* $SIMULATION without N or directives: NONMEM's ONLYSIM.  Each subject's
+ * ETAs from OMEGA and (unless RESIDUAL=NO) each record's EPSs from
+ * SIGMA, at the initial THETAs; the simulated Y replaces DV on the
+ * observation records, so the tables (DV, ETAS) are a new dataset drawn
+ * from the model at the design of $DATA. */
+static int simulate_dataset(const Cli *c, const Prog *p, Dataset *ds, const SimOpts *so,
+                            Arena *a, Diag *d)
+{
+    const Model *m = p->m;
+    size_t ne = (size_t)m->omega.n, neps = (size_t)m->sigma.n;
+    double *theta = mem_alloc(a, sizeof(double) * ((size_t)m->nthetas + 1));
+    double *eta = mem_alloc(a, sizeof(double) * ((size_t)ds->nsubjects * ne + 1));
+    double *eps = mem_alloc(a, sizeof(double) * ((size_t)ds->nrows * neps + 1));
+    if (!theta || !eta || !eps)
+        return EXIT_RUNTIME;
+    for (int i = 0; i < m->nthetas; i++)
+        theta[i] = m->thetas[i].init;
+    uint64_t seed = (uint64_t)(m->sim.seed >= 0 ? m->sim.seed : 12345);
+    if (sim_draw(p, ds, m->omega.cov, m->sigma.cov, seed, eta, m->sim.residual ? eps : NULL) != 0) {
+        diag_report(d, DIAG_ERROR, m->sim.rec->name_span, NULL,
+                    "OMEGA or SIGMA is not positive semi-definite: nothing to draw from");
+        return EXIT_MODEL;
+    }
+    fprintf(stderr, "qlxc: simulating the dataset's records: ETAs from OMEGA, %s, seed %llu\n",
+            m->sim.residual ? "EPSs from SIGMA" : "no residual error (RESIDUAL=NO)",
+            (unsigned long long)seed);
+    SimOut ind, pop;
+    int status = EXIT_RUNTIME, have_pop = 0;
+    if (sim_out_alloc(&ind, p, ds) != 0)
+        return EXIT_RUNTIME;
+    if (sim_run(p, ds, theta, eta, m->sim.residual ? eps : NULL, so, &ind, d) == 0 &&
+        sim_out_alloc(&pop, p, ds) == 0 && (have_pop = 1) &&
+        sim_run(p, ds, theta, NULL, NULL, so, &pop, d) == 0) {
+        for (int k = 0; k < ds->nrows; k++) {
+            DataRow *r = &ds->rows[k];
+            if (r->evid == 0 && r->mdv == 0)
+                r->dv = ind.y[k];
+        }
+        TabRun tr = { p, ds, theta, eta, &pop, &ind, NULL, NULL, NULL, NULL, NULL, 0 };
+        /* with $ESTIMATION the simulated data are fitted next (the
+         * caller), and the tables are the fit's */
+        if (m->nests > 0 || tab_write_all(&tr, out_dir(c, a), d, stderr) == 0)
+            status = EXIT_OK;
+    }
+    if (have_pop)
+        sim_out_free(&pop);
+    sim_out_free(&ind);
+    return status;
+}
+
 static int cmd_run(const Cli *c)
 {
     Unit u;
@@ -785,7 +835,8 @@ static int cmd_run(const Cli *c)
         return EXIT_MODEL;
     }
     const Model *m = u.model;
-    if (m->sim.rec || m->loss.rec) {
+    int sim_dataset = m->sim.rec && m->sim.rec->ndirs == 0 && m->sim.n < 0;
+    if ((m->sim.rec && !sim_dataset) || m->loss.rec) {
         /* the engines arrive with later work; say so plainly */
         fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "
                         "the model at its dataset's records\n", c->files[0],
@@ -808,6 +859,14 @@ static int cmd_run(const Cli *c)
     SimOpts o = sim_options(m, c);
     fprintf(stderr, "qlxc: %s: %d subjects, %d records\n", ds->path, ds->nsubjects, ds->nrows);
     log_solver(p, &o, c->files[0]);
+    if (sim_dataset) {
+        int st = simulate_dataset(c, p, ds, &o, u.arena, u.diag);
+        if (st == EXIT_OK && m->nests > 0)
+            st = run_estimation(c, p, ds, &o, u.arena, u.diag);
+        prog_free(p);
+        unit_free(&u);
+        return st;
+    }
     if (m->nests > 0) {
         int st = run_estimation(c, p, ds, &o, u.arena, u.diag);
         prog_free(p);

@@ -185,28 +185,6 @@ static void worker_free(Worker *w)
     mem_free(w->below);
 }
 
-/* The lower Cholesky factor of a covariance that may be singular in
- * FIX-ed-to-zero directions (SIGMA 0 FIX in a simulation model): zero
- * variances give zero rows. */
-static int factor(int n, const double *A, double *L)
-{
-    double B[64 * 64];
-    int zero[64];
-    memcpy(B, A, sizeof(double) * (size_t)(n * n));
-    for (int i = 0; i < n; i++) {
-        zero[i] = A[i * n + i] == 0;
-        if (zero[i])
-            B[i * n + i] = 1;
-    }
-    if (n > 0 && la_cholesky(n, B, L) != 0)
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (zero[i])
-            for (int k = 0; k < n; k++)
-                L[i * n + k] = L[k * n + i] = 0;
-    return 0;
-}
-
 int npde_compute(const Prog *p, const Dataset *ds, const double *theta, const double *omega,
                  const double *sigma, const NpdeOpts *o, double *npde, double *epred, Diag *d)
 {
@@ -216,8 +194,8 @@ int npde_compute(const Prog *p, const Dataset *ds, const double *theta, const do
     j.p = p, j.ds = ds, j.theta = theta, j.o = o, j.npde = npde, j.epred = epred;
     j.K = o->nsamples > 0 ? o->nsamples : 1000;
     j.seed = (uint64_t)(o->seed >= 0 ? o->seed : 12345);
-    if (m->omega.n > 64 || m->sigma.n > 64 || factor(m->omega.n, omega, j.Lom) != 0 ||
-        factor(m->sigma.n, sigma, j.Lsig) != 0) {
+    if (m->omega.n > 64 || m->sigma.n > 64 || la_cholesky_psd(m->omega.n, omega, j.Lom) != 0 ||
+        la_cholesky_psd(m->sigma.n, sigma, j.Lsig) != 0) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL,
                     "NPDE: OMEGA or SIGMA is not positive semi-definite");
         return -1;

@@ -24,8 +24,10 @@
 #include <string.h>
 
 #include "evq.h"
+#include "la.h"
 #include "linpk.h"
 #include "ode.h"
+#include "rng.h"
 
 struct SimWork {
     const Prog *p;
@@ -529,6 +531,26 @@ int sim_run(const Prog *p, const Dataset *ds, const double *theta, const double 
     if (worst >= 0) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "simulation failed: %s", jobs[worst].err);
         return -1;
+    }
+    return 0;
+}
+
+int sim_draw(const Prog *p, const Dataset *ds, const double *omega, const double *sigma,
+             uint64_t seed, double *eta, double *eps)
+{
+    int ne = p->m->omega.n, neps = p->m->sigma.n;
+    double Lo[64 * 64], Ls[64 * 64];
+    if (ne > 64 || neps > 64 || la_cholesky_psd(ne, omega, Lo) != 0 ||
+        la_cholesky_psd(neps, sigma, Ls) != 0)
+        return -1;
+    for (int s = 0; s < ds->nsubjects; s++) {
+        const DataSubject *su = &ds->subjects[s];
+        Rng re, rs;
+        rng_init(&re, seed, (uint32_t)s, 0);
+        rng_init(&rs, seed, (uint32_t)s, 1);
+        rng_mvnormal(&re, ne, Lo, eta + (size_t)s * (size_t)ne);
+        for (int k = 0; eps && k < su->n; k++)
+            rng_mvnormal(&rs, neps, Ls, eps + (size_t)(su->first + k) * (size_t)neps);
     }
     return 0;
 }

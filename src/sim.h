@@ -25,6 +25,8 @@
 #ifndef QLX_SIM_H
 #define QLX_SIM_H
 
+#include <stdint.h>
+
 #include "data.h"
 #include "prog.h"
 
@@ -53,6 +55,16 @@ void sim_out_free(SimOut *o);
  * or -1 after reporting the first failure (its subject and time). */
 int sim_run(const Prog *p, const Dataset *ds, const double *theta, const double *eta,
             const double *eps, const SimOpts *o, SimOut *out, Diag *d);
+
+/* Random effects for simulating a dataset (NONMEM's $SIMULATION
+ * ONLYSIM): each subject's ETAs ~ N(0, omega) (eta: nsubjects x
+ * omega.n) and each record's EPSs ~ N(0, sigma) (eps: nrows x sigma.n;
+ * NULL: none), drawn from rng.h's streams 0 and 1 of (seed, subject), so
+ * a subject's draws do not depend on the others.  Variances FIX at 0
+ * draw zeros.  0, or -1 when omega or sigma is not positive
+ * semi-definite. */
+int sim_draw(const Prog *p, const Dataset *ds, const double *omega, const double *sigma,
+             uint64_t seed, double *eta, double *eps);
 
 /* The same for one subject, single-threaded, with a workspace the caller
  * keeps across calls (estimation evaluates one subject many times). */

@@ -193,3 +193,46 @@ else
     bad "--etas missing subject (exit $rc)"; cat "$TMP/eshort.log"
 fi
 true
+
+# examples/estimation: simulate.qlx still makes the shipped data.csv byte
+# for byte, and fit.qlx recovers the truth of simulate.qlx: every
+# estimate within 3 standard errors of it
+"$QLXC" run -o "$TMP/exsim" examples/estimation/simulate.qlx >"$TMP/exsim.log" 2>&1
+if cmp -s "$TMP/exsim/data.csv" examples/estimation/data.csv; then
+    ok "examples/estimation/simulate.qlx makes the shipped data.csv again, byte for byte"
+else
+    bad "examples/estimation/data.csv is not what simulate.qlx makes"; cat "$TMP/exsim.log"
+fi
+"$QLXC" run --threads 2 -o "$TMP/exfit" examples/estimation/fit.qlx >"$TMP/exfit.log" 2>&1
+rc=$?
+if [ $rc = 0 ] && python3 - "$TMP/exfit/results.json" examples/estimation/simulate.qlx <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+truth = {}
+for line in open(sys.argv[2]):
+    m = re.match(r'\s+(\w+)\s*(=|~)\s*([-0-9.]+)', line)
+    if m:
+        key = m.group(1) if m.group(2) == '=' else \
+              ('OMEGA' if m.group(1).startswith('eta') else 'SIGMA') + f'({m.group(1)},{m.group(1)})'
+        truth[key] = float(m.group(3))
+c = d['covariance_step']
+assert c['ok'], c['message']
+worst = 0
+for name, se in zip(c['parameters'], c['se']):
+    if name in ('tka', 'tcl', 'tv1', 'tq', 'tv2', 'wt_cl'):
+        est = next(t['estimate'] for t in d['theta'] if t['name'] == name)
+    else:
+        block = d['omega'] if name.startswith('OMEGA') else d['sigma']
+        k = block['names'].index(name.split('(')[1].split(',')[0])
+        est = block['matrix'][k][k]
+    z = abs(est - truth[name]) / se
+    worst = max(worst, z)
+    print(f'# {name}: estimate {est:.4g} truth {truth[name]:.4g} SE {se:.3g} z {z:.2f}')
+assert len(truth) == 11 and worst < 3, worst
+PY
+then
+    ok "examples/estimation/fit.qlx: every estimate within 3 SE of the simulated truth"
+else
+    bad "examples/estimation/fit.qlx (exit $rc)"; cat "$TMP/exfit.log"
+fi
+true
