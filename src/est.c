@@ -345,6 +345,39 @@ static int inner_gauss_newton(Worker *w, double *eta, double *L)
     return -1;
 }
 
+/* The conditional mode from start: Gauss-Newton, BFGS when that fails.
+ * On return L and w->H (without Omega^-1) belong to eta.  0, or -1 with
+ * w->err. */
+static int solve_inner(Worker *w, const double *start, double *eta, double *L)
+{
+    Est *e = w->e;
+    int ne = e->ne;
+    memcpy(eta, start, sizeof *eta * (size_t)ne);
+    if (ne > 0 && inner_gauss_newton(w, eta, L) == 0)
+        return 0;
+    memcpy(eta, start, sizeof *eta * (size_t)ne);
+    w->err[0] = '\0';
+    if (ne > 0) {
+        OptSettings st;
+        opt_defaults(&st);
+        /* the OFV is flat in eta at the mode, so its error is the square
+         * of the mode's: a loose gradient tolerance costs nothing */
+        st.gtol = 1e-6;
+        st.max_iter = 200;
+        st.fnoise = 1e-10;
+        OptResult res;
+        OptStatus rc = opt_minimize(w->inner, inner_fn, w, eta, &st, &res);
+        if (rc > OPT_CONVERGED_FTOL && rc != OPT_MAX_ITER && rc != OPT_LINESEARCH_FAILED &&
+            rc != OPT_MAX_EVAL) {
+            if (!w->err[0])
+                snprintf(w->err, sizeof w->err, "subject ID %g: the ETA search failed: %s",
+                         e->ds->subjects[w->subject].id, res.message);
+            return -1;
+        }
+    }
+    return subject_terms(w, eta, L, NULL, w->H) != 0 ? -1 : 0;
+}
+
 static int subject_cond(Worker *w, double *ofv)
 {
     Est *e = w->e;
@@ -352,31 +385,30 @@ static int subject_cond(Worker *w, double *ofv)
     if (!interaction(e) && variance_at_zero(w) != 0)
         return -1;
     double *eta = e->eta_hat + (size_t)s * (size_t)ne;
-    memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
+    const double *start = e->eta_start + (size_t)s * (size_t)ne;
     double L;
-    if (ne == 0 || inner_gauss_newton(w, eta, &L) != 0) {
-        memcpy(eta, e->eta_start + (size_t)s * (size_t)ne, sizeof *eta * (size_t)ne);
-        w->err[0] = '\0';
-        if (ne > 0) {
-            OptSettings st;
-            opt_defaults(&st);
-            /* the OFV is flat in eta at the mode, so its error is the square
-             * of the mode's: a loose gradient tolerance costs nothing */
-            st.gtol = 1e-6;
-            st.max_iter = 200;
-            st.fnoise = 1e-10;
-            OptResult res;
-            OptStatus rc = opt_minimize(w->inner, inner_fn, w, eta, &st, &res);
-            if (rc > OPT_CONVERGED_FTOL && rc != OPT_MAX_ITER && rc != OPT_LINESEARCH_FAILED &&
-                rc != OPT_MAX_EVAL) {
-                if (!w->err[0])
-                    snprintf(w->err, sizeof w->err, "subject ID %g: the ETA search failed: %s",
-                             e->ds->subjects[s].id, res.message);
-                return -1;
-            }
-        }
-        if (subject_terms(w, eta, &L, NULL, w->H) != 0)
+    if (solve_inner(w, start, eta, &L) != 0)
+        return -1;
+    /* The posterior of a subject's ETAs can have more than one mode (a
+     * flip-flop of absorption and elimination is one), and a warm start
+     * keeps a subject in whichever it fell into.  At each point the outer
+     * search asks for (not at the differences around it, which must start
+     * where it did to be smooth), the search from ETA = 0 runs too, and
+     * the lower mode wins. */
+    int warm = 0;
+    for (int i = 0; i < ne; i++)
+        warm |= start[i] != 0;
+    if (warm && e->update_start) {
+        double alt[64], La, zero[64] = { 0 }, keep[64];
+        memcpy(keep, eta, sizeof *eta * (size_t)ne);
+        if (solve_inner(w, zero, alt, &La) == 0 && La < L - 1e-9 * fmax(1, fabs(L))) {
+            memcpy(eta, alt, sizeof *eta * (size_t)ne);
+            L = La;
+        } else if (subject_terms(w, keep, &L, NULL, w->H) != 0) {
             return -1;
+        } else {
+            memcpy(eta, keep, sizeof *eta * (size_t)ne);
+        }
     }
     for (int i = 0; i < ne * ne; i++)
         w->H[i] += e->omega_inv[i];
