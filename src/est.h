@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     double ofv;           /* with $PRIOR, the MAP objective: includes prior */
     double prior;         /* -2 log prior density (no constants); 0 without */
+    double ofv_se;        /* the Monte Carlo SE of an IMP objective; 0 otherwise */
     double *theta;        /* nthetas */
     double *omega;        /* omega.n^2, row-major */
     double *sigma;        /* sigma.n^2 */

@@ -24,6 +24,7 @@
 #include "diag.h"
 #include "est.h"
 #include "npde.h"
+#include "saem.h"
 #include "report.h"
 #include "fmt.h"
 #include "graph.h"
@@ -415,8 +416,7 @@ static double eps_shrinkage(const Dataset *ds, const double *iwres)
 }
 
 static int write_summary(const char *dir, const Model *m, const Dataset *ds, const EstResult *r,
-                         const EstCov *cv, const double *iwres, EstMethod method, double seconds,
-                         Diag *d)
+                         const EstCov *cv, const double *iwres, double seconds, Diag *d)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -436,12 +436,17 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         if (!m->sigma.block_fix[b])
             npar += m->sigma.block_size[b] * (m->sigma.block_size[b] + 1) / 2;
     fprintf(f, "%s\n\n", m->title ? m->title : "(no $PROBLEM)");
-    fprintf(f, "method      %s\n", est_method_name(method));
+    fprintf(f, "method      ");
+    for (int i = 0; i < m->nests; i++)
+        fprintf(f, "%s%s", i ? " then " : "", est_method_name(m->ests[i].method));
+    fputc('\n', f);
     fprintf(f, "data        %s: %d subjects, %d observations\n", ds->path, ds->nsubjects, nobs);
     fprintf(f, "status      %s (%d iterations, %d objective evaluations)\n", r->message,
             r->iterations, r->evaluations);
     fprintf(f, "OFV         %.4f   (-2 log likelihood without the N*log(2*pi) constant, as NONMEM)\n",
             r->ofv);
+    if (r->ofv_se > 0)
+        fprintf(f, "            (by importance sampling: Monte Carlo SE %.3g)\n", r->ofv_se);
     if (m->npriors > 0)
         fprintf(f, "prior       %.4f   (-2 log prior density, included in the OFV: maximum a "
                    "posteriori estimates)\n", r->prior);
@@ -581,6 +586,8 @@ static int write_results_json(const char *dir, const Model *m, const Dataset *ds
     json_num(f, seconds);
     fputs(",\n  \"ofv\": ", f);
     json_num(f, r->ofv);
+    fputs(",\n  \"ofv_mc_se\": ", f);
+    json_num(f, r->ofv_se > 0 ? r->ofv_se : NAN);
     fputs(",\n  \"ofv_convention\": \"-2 log likelihood without N*log(2*pi), as NONMEM\",\n", f);
     fputs("  \"theta\": [", f);
     for (int k = 0; k < m->nthetas; k++) {
@@ -657,6 +664,58 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* One $ESTIMATION step from where prev ended (prev->theta NULL: the
+ * model's initial values): the deterministic methods by est_run, SAEM by
+ * saem_run, and IMP as NONMEM's EONLY=1: the objective by importance
+ * sampling at the current estimates, which it keeps. */
+static int estimation_step(const Prog *p, const Dataset *ds, const EstOpts *eo,
+                           const EstResult *prev, EstResult *next, Diag *d)
+{
+    if (eo->method == EST_SAEM)
+        return saem_run(p, ds, eo, next, d);
+    if (eo->method != EST_IMP)
+        return est_run(p, ds, eo, next, d);
+    const Model *m = p->m;
+    size_t nt = (size_t)m->nthetas, ne = (size_t)m->omega.n, neps = (size_t)m->sigma.n;
+    memset(next, 0, sizeof *next);
+    next->nsubjects = ds->nsubjects;
+    next->theta = mem_calloc(nt + 1, sizeof(double));
+    next->omega = mem_calloc(ne * ne + 1, sizeof(double));
+    next->sigma = mem_calloc(neps * neps + 1, sizeof(double));
+    next->eta = mem_calloc((size_t)ds->nsubjects * ne + 1, sizeof(double));
+    if (!next->theta || !next->omega || !next->sigma || !next->eta) {
+        est_result_free(next);
+        return -1;
+    }
+    for (size_t k = 0; k < nt; k++)
+        next->theta[k] = prev->theta ? prev->theta[k] : m->thetas[k].init;
+    memcpy(next->omega, prev->omega ? prev->omega : m->omega.cov, sizeof(double) * ne * ne);
+    memcpy(next->sigma, prev->sigma ? prev->sigma : m->sigma.cov, sizeof(double) * neps * neps);
+    if (saem_imp_objective(p, ds, eo, next->theta, next->omega, next->sigma, &next->ofv,
+                           &next->ofv_se, next->eta, d) != 0) {
+        est_result_free(next);
+        return -1;
+    }
+    next->converged = 1;
+    snprintf(next->message, sizeof next->message,
+             "objective by importance sampling at the previous estimates (Monte Carlo SE %.2g)",
+             next->ofv_se);
+    return 0;
+}
+
+/* After SAEM or IMP the ETAs are conditional means; the tables, CWRES and
+ * the covariance step want FOCEI's conditional modes at the estimates. */
+static int posthoc_modes(const Prog *p, const Dataset *ds, const SimOpts *so, EstResult *r,
+                         Diag *d)
+{
+    EstOpts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.method = EST_FOCEI;
+    eo.sim = *so;
+    double ofv;
+    return est_objective(p, ds, &eo, r->theta, r->omega, r->sigma, &ofv, r->eta, d);
+}
+
 /* Every $ESTIMATION step in order, each starting where the last ended;
  * then the tables at the final estimates (PRED with the ETAs at zero,
  * IPRED with each subject's conditional modes). */
@@ -665,10 +724,9 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
 {
     const Model *m = p->m;
     for (int i = 0; i < m->nests; i++)
-        if (m->ests[i].method > EST_LAPLACE) {
-            fprintf(stderr, "qlxc: %s: METHOD=%s is not built in this version (FO, FOCE, "
-                            "FOCEI and LAPLACE are)\n", c->files[0],
-                    est_method_name(m->ests[i].method));
+        if (m->ests[i].method > EST_IMP) {
+            fprintf(stderr, "qlxc: %s: METHOD=%s trains networks ($LOSS), which is not built in "
+                            "this version\n", c->files[0], est_method_name(m->ests[i].method));
             return EXIT_RUNTIME;
         }
     EstResult r;
@@ -700,7 +758,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         eo.omega0 = r.omega;
         eo.sigma0 = r.sigma;
         EstResult next;
-        if (est_run(p, ds, &eo, &next, d) != 0) {
+        if (estimation_step(p, ds, &eo, &r, &next, d) != 0) {
             est_result_free(&r);
             if (tf)
                 fclose(tf);
@@ -711,6 +769,15 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         r = next;
         fprintf(stderr, "qlxc: %s: OFV %.4f, %s\n", est_method_name(eo.method), r.ofv, r.message);
     }
+    EstMethod last = m->ests[m->nests - 1].method;
+    int stochastic = last == EST_SAEM || last == EST_IMP;
+    if (stochastic && posthoc_modes(p, ds, so, &r, d) != 0) {
+        est_result_free(&r);
+        if (tf)
+            fclose(tf);
+        free(trace);
+        return EXIT_RUNTIME;
+    }
     double secs = now_seconds() - t0;
     const char *dir = out_dir(c, a);
     int status = EXIT_RUNTIME;
@@ -718,7 +785,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     if (m->cov.present) {
         EstOpts eo;
         memset(&eo, 0, sizeof eo);
-        eo.method = m->ests[m->nests - 1].method;
+        eo.method = stochastic ? EST_FOCEI : last;
         eo.interaction = m->ests[m->nests - 1].interaction;
         eo.sim = *so;
         if (est_covariance(p, ds, &eo, &r, m->cov.matrix, &cov, d) == 0) {
@@ -735,7 +802,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         double *wr = mem_alloc(a, sizeof(double) * (size_t)(3 * ds->nrows + 1));
         EstOpts ro;
         memset(&ro, 0, sizeof ro);
-        ro.method = m->ests[m->nests - 1].method;
+        ro.method = stochastic ? EST_FOCEI : last;
         ro.interaction = m->ests[m->nests - 1].interaction;
         ro.sim = *so;
         if (est_residuals(p, ds, &ro, &r, wr, wr + ds->nrows, wr + 2 * ds->nrows, d) == 0) {
@@ -760,7 +827,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
             tf = NULL;
             write_out_file(dir, "trace.csv", trace, trace_len, d);
         }
-        if (write_summary(dir, m, ds, &r, cv, tr.iwres, m->ests[m->nests - 1].method, secs, d) == 0 &&
+        if (write_summary(dir, m, ds, &r, cv, tr.iwres, secs, d) == 0 &&
             write_results_json(dir, m, ds, &r, cv, tr.iwres, m->ests[m->nests - 1].method, secs,
                                d) == 0 &&
             tab_write_all(&tr, dir, d, stderr) == 0 && report_plots(&tr, dir, d, stderr) == 0)
