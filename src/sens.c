@@ -60,6 +60,9 @@ struct SensWork {
     const Prog *p;
     int nc, np, npk, wd;     /* wd = npk + np: a row of des_d */
     OdeWork *ode;            /* the CVODES path; NULL on the exact one */
+    OdeWork *ode_eta;        /* the same for the ETA columns alone (sens_etas_only) */
+    double *Ssub, *Pfull;    /* its nc x ne sensitivities; a full df/dpi */
+    SimOpts opts;            /* the solver's settings, for ode_eta */
     /* The exact linear path (see the top): K and b at the current record;
      * for parameter k, Mk + k*m2*m2 is the pair's matrix [[K, 0], [G_k/sc_k,
      * K]] and bk + k*m2 its inhomogeneity [b + r, c_k/sc_k], m2 = 2 nc; lin
@@ -84,6 +87,7 @@ struct SensWork {
 static int rhs_cb(double t, const double *y, double *ydot, void *ctx);
 static int jac_cb(double t, const double *y, double *J, void *ctx);
 static int dfdp_cb(double t, const double *y, double *P, void *ctx);
+static int dfdp_eta_cb(double t, const double *y, double *P, void *ctx);
 static int advance_cb(void *ctx, double t0, double t1);
 static void applied_cb(void *ctx, const EvqEvent *e);
 
@@ -156,6 +160,7 @@ SensWork *sens_work_new(const Prog *p, const SimOpts *o)
         for (int j = 0; j < npk; j++)
             w->pk_index[p->pk_var[j]] = j;
     }
+    w->opts = *o;
     w->exact = p->linear && !o->force_ode && p->des && nc > 0;
     if (ok && w->exact)
         ok = exact_new(w);
@@ -175,6 +180,9 @@ void sens_work_free(SensWork **pw)
     if (!w)
         return;
     ode_free(&w->ode);
+    ode_free(&w->ode_eta);
+    mem_free(w->Ssub);
+    mem_free(w->Pfull);
     for (int k = 0; w->lin && k < w->nlin; k++)
         lin_free(&w->lin[k]);
     mem_free(w->lin);
@@ -189,9 +197,51 @@ void sens_work_free(SensWork **pw)
     *pw = NULL;
 }
 
-void sens_etas_only(SensWork *w, int on)
+int sens_etas_only(SensWork *w, int on)
 {
     w->k0 = on ? w->p->m->nthetas : 0;
+    if (!w->ode || w->ode_eta || w->k0 == 0)
+        return 0;
+    /* CVODES carries as many sensitivity systems as it is given: a
+     * second integrator with the ETA columns alone */
+    int nc = w->nc, ne = w->np - w->k0;
+    const SimOpts *o = &w->opts;
+    OdeSys sys = { nc, ne, rhs_cb, jac_cb, ne > 0 ? dfdp_eta_cb : NULL };
+    OdeOpts oo = { o->rtol, o->atol, o->adams, o->maxsteps };
+    w->Ssub = mem_calloc((size_t)nc * (size_t)ne + 1, sizeof(double));
+    w->Pfull = mem_calloc((size_t)nc * (size_t)w->np + 1, sizeof(double));
+    w->ode_eta = w->Ssub && w->Pfull ? ode_new(&sys, &oo) : NULL;
+    if (!w->ode_eta) {
+        w->k0 = 0;   /* all columns, as before */
+        return -1;
+    }
+    return 0;
+}
+
+static int dfdp_eta_cb(double t, const double *y, double *P, void *ctx)
+{
+    SensWork *w = ctx;
+    int nc = w->nc, np = w->np, k0 = w->k0, ne = np - k0;
+    int rc = dfdp_cb(t, y, w->Pfull, w);
+    for (int i = 0; i < nc; i++)
+        memcpy(P + (size_t)i * (size_t)ne, w->Pfull + (size_t)i * (size_t)np + k0,
+               sizeof *P * (size_t)ne);
+    return rc;
+}
+
+/* CVODES with the ETA columns of S only: packed, advanced, unpacked. */
+static int ode_advance_etas(SensWork *w, double t0, double t1)
+{
+    int nc = w->nc, np = w->np, k0 = w->k0, ne = np - k0;
+    for (int i = 0; i < nc; i++)
+        memcpy(w->Ssub + (size_t)i * (size_t)ne, w->S + (size_t)i * (size_t)np + k0,
+               sizeof *w->S * (size_t)ne);
+    if (ode_advance(w->ode_eta, w, t0, t1, w->A, ne > 0 ? w->Ssub : NULL) != 0)
+        return -1;
+    for (int i = 0; i < nc; i++)
+        memcpy(w->S + (size_t)i * (size_t)np + k0, w->Ssub + (size_t)i * (size_t)ne,
+               sizeof *w->S * (size_t)ne);
+    return 0;
 }
 
 const char *sens_error(const SensWork *w)
@@ -430,8 +480,12 @@ static int advance_cb(void *ctx, double t0, double t1)
     if (w->exact && exact_advance(w, t0, t1) != 0)
         return evq_fail(w->q, "the exact solution or its sensitivity is not finite (check "
                               "the parameters)");
-    if (w->ode && ode_advance(w->ode, w, t0, t1, w->A, w->np > 0 ? w->S : NULL) != 0)
+    if (w->ode_eta && w->k0 > 0) {
+        if (ode_advance_etas(w, t0, t1) != 0)
+            return evq_fail(w->q, ode_error(w->ode_eta));
+    } else if (w->ode && ode_advance(w->ode, w, t0, t1, w->A, w->np > 0 ? w->S : NULL) != 0) {
         return evq_fail(w->q, ode_error(w->ode));
+    }
     return 0;
 }
 

@@ -76,11 +76,12 @@ int sens_subject2(SensWork *w, const Dataset *ds, int subject, const double *the
 double sens_resvar(int neps, int np, const double *sigma, const double *h, const double *dh,
                    double *dv);
 
-/* With on, the exact linear path advances the sensitivities by the ETAs
- * only, and the THETA columns of every output are not to be read: what
- * the inner problems of estimation need, at about ne/np of the cost.
- * (The CVODES path computes them all.)  Off by default. */
-void sens_etas_only(SensWork *w, int on);
+/* With on, the sensitivities are advanced by the ETAs only (the exact
+ * path's pairs, or CVODES's sensitivity systems), and the THETA columns
+ * of every output are not to be read: what the inner problems of
+ * estimation need, at about ne/np of the cost.  Off by default.  0, or
+ * -1 when out of memory (all columns are then computed, as off). */
+int sens_etas_only(SensWork *w, int on);
 
 /* After a failure: "subject ID 7, TIME 12.5 (row 40): ..." */
 const char *sens_error(const SensWork *w);
