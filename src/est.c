@@ -855,20 +855,22 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
         opt_defaults(&st);
         st.max_iter = o->maxeval > 0 ? o->maxeval : 500;
         st.gtol = 1e-5;
-        /* no convergence on a small decrease alone: far from the minimum,
-         * on a plateau of a bad start, the OFV can fall slowly */
-        st.ftol = 0;
+        /* a small decrease counts as convergence only near the minimum
+         * (below): on the plateau of a bad start the OFV can fall slowly */
+        st.ftol = 1e-10;
         st.fnoise = 1e-9;
         st.callback = progress;
         st.callback_ctx = e;
         OptResult res;
         OptStatus s = e->nx > 0 ? opt_minimize(ow, outer_fn, e, x, &st, &res) : OPT_CONVERGED_GRAD;
-        /* a failed line search far from the minimum usually means BFGS's
-         * curvature model went wrong on the way (a plateau, a bound):
-         * start it afresh from where it stopped, twice at most */
+        /* a failed line search or a stalled decrease far from the minimum
+         * usually means BFGS's curvature model went wrong on the way (a
+         * plateau, a bound): start it afresh from where it stopped, three
+         * times at most */
         int iters = res.iterations;
-        for (int again = 0; again < 2 && e->nx > 0 && s == OPT_LINESEARCH_FAILED &&
-                            res.gscaled >= 1e-3 && iters < st.max_iter;
+        for (int again = 0; again < 3 && e->nx > 0 && iters < st.max_iter &&
+                            ((s == OPT_LINESEARCH_FAILED && res.gscaled >= 1e-3) ||
+                             (s == OPT_CONVERGED_FTOL && res.gscaled >= 1e-2));
              again++) {
             double f0 = res.f;
             st.max_iter -= res.iterations;
@@ -890,7 +892,8 @@ int est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Di
         } else if (copy_result(e, r, ofv) == 0) {
             r->iterations = e->nx > 0 ? res.iterations : 0;
             r->evaluations = e->evaluations;
-            r->converged = s <= OPT_CONVERGED_FTOL;
+            r->converged = s == OPT_CONVERGED_GRAD ||
+                           (s == OPT_CONVERGED_FTOL && res.gscaled < 1e-2);
             snprintf(r->message, sizeof r->message, "%s", e->nx > 0 ? res.message : "nothing to estimate");
             /* at the minimum the central-difference gradient is noise, and
              * a line search along it finds nothing lower: that is
