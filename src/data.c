@@ -526,6 +526,15 @@ static void put(const Reader *r, double *v, ColRole role, double x)
 
 /* Defaults and the checks of one row on its own; fills *row.  Returns the
  * number of errors reported. */
+/* A data item as an int: missing when NaN; beyond +-1e9 held at +-1e9,
+ * which every check below refuses (converting it would be undefined). */
+static int as_int(double x, int missing)
+{
+    if (isnan(x))
+        return missing;
+    return x > 1e9 ? 1000000000 : x < -1e9 ? -1000000000 : (int)x;
+}
+
 static int check_row(Reader *r, double *v, DataRow *row)
 {
     static const ColRole ints[] = { COL_EVID, COL_MDV, COL_CMT, COL_ADDL, COL_SS, COL_DVID };
@@ -550,7 +559,7 @@ static int check_row(Reader *r, double *v, DataRow *row)
     if (isnan(ii))
         ii = 0;
     x = item(r, v, COL_EVID);
-    int evid = isnan(x) ? amt > 0 : (int)x;
+    int evid = as_int(x, amt > 0);
     if (evid < 0 || evid > 4) {
         err(r, col_span(r, rc[COL_EVID]),
             "EVID is 0 for an observation, 1 a dose, 2 another event, 3 a reset, "
@@ -560,13 +569,13 @@ static int check_row(Reader *r, double *v, DataRow *row)
     }
     int dose = evid == 1 || evid == 4;
     x = item(r, v, COL_MDV);
-    int mdv = isnan(x) ? evid != 0 : (int)x;
+    int mdv = as_int(x, evid != 0);
     x = item(r, v, COL_SS);
-    int ss = isnan(x) ? 0 : (int)x;
+    int ss = as_int(x, 0);
     x = item(r, v, COL_ADDL);
-    int addl = isnan(x) ? 0 : (int)x;
+    int addl = as_int(x, 0);
     x = item(r, v, COL_DVID);
-    int dvid = isnan(x) ? 1 : (int)x;
+    int dvid = as_int(x, 1);
     /* NONMEM's steady state of a constant infusion: AMT 0, RATE > 0, II 0 */
     int ss_infusion = ss == 1 && rate > 0 && amt == 0;
 
@@ -601,6 +610,9 @@ static int check_row(Reader *r, double *v, DataRow *row)
     if (addl < 0)
         err(r, col_span(r, rc[COL_ADDL]), "ADDL is the number of doses that follow this one",
             "ADDL is negative: '%.*s'", FTEXT(r, rc[COL_ADDL]));
+    else if (addl > 1000000)
+        err(r, col_span(r, rc[COL_ADDL]), "ADDL is the number of doses that follow this one",
+            "ADDL is more than a million: '%.*s'", FTEXT(r, rc[COL_ADDL]));
     else if (addl > 0 && ii == 0)
         err(r, col_span(r, rc[rc[COL_II] >= 0 ? COL_II : COL_ADDL]),
             "II is the time between the doses: give II > 0, or ADDL 0",
@@ -619,7 +631,7 @@ static int check_row(Reader *r, double *v, DataRow *row)
     int cmt = dose ? r->dose_cmt : r->obs_cmt;
     int cc = rc[COL_CMT];
     if (cc >= 0 && !isnan(v[cc])) {
-        int given = (int)v[cc];
+        int given = as_int(v[cc], 0);
         if (ncmts == 0)
             cmt = given;   /* no compartments: nothing to check it against */
         else if (abs(given) > ncmts)
