@@ -186,7 +186,7 @@ if [ -n "$ofv2" ]; then
             if (pt != "") auc += ($5 - pt)*($6 + pc)/2
             pt = $5; pc = $6; d = $4 }
         END { s += log(1000*d/auc); n++; printf "%.1f %d", exp(s/n), n }' "$DATA")
-    cl=$(theta "$OUT/pk2/results.json" cl)
+    cl=$(theta "$OUT/pk2/results.json" cl | awk '{ printf "%.1f", $1 }')
     awk -v c="$cl" -v g="${nca% *}" 'BEGIN { exit !(c > g/1.5 && c < g*1.5) }' &&
         ok "pk2: typical CL/F $cl L/h is within a factor 1.5 of the NCA geometric mean ${nca% *} L/h (${nca#* } subjects)" ||
         bad "pk2: typical CL/F $cl L/h is not within a factor 1.5 of the NCA geometric mean ${nca% *} L/h"
@@ -223,12 +223,12 @@ if wants pd_idr; then
         run_model pd_idr
         if [ -n "$ofv" ]; then
             res=$OUT/pd_idr/results.json
-            ic50=$(theta "$res" ic50)
+            ic50=$(theta "$res" ic50 | awk '{ printf "%.4g", $1 }')
             positive "$ic50" && ok "pd_idr: IC50 $ic50 ng/mL is positive and finite" ||
                 bad "pd_idr: IC50 is not positive and finite ($ic50)"
             # the typical baseline against the placebo subjects' mean biomarker
             pbo=$(awk -F, 'NR > 1 && $11 == 2 && $4 == 0 { s += $6; n++ } END { printf "%.3f", s/n }' "$DATA")
-            base=$(theta "$res" base)
+            base=$(theta "$res" base | awk '{ printf "%.3f", $1 }')
             awk -v b="$base" -v p="$pbo" 'BEGIN { exit !(b > 0.85*p && b < 1.15*p) }' &&
                 ok "pd_idr: typical baseline $base ng/mL is within 15% of the placebo mean $pbo ng/mL" ||
                 bad "pd_idr: typical baseline $base ng/mL is not within 15% of the placebo mean $pbo ng/mL"
