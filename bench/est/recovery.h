@@ -528,7 +528,7 @@ __attribute__((unused)) static void rec_csv(FILE *f, const RecModel *rm, const R
 {
     fprintf(f, "replicate,seed,ran,converged,cov_ok,cov_r_ok,ofv,ofv_true,ofv_fresh,fit_s,cov_s");
     for (int k = 0; k < rm->n; k++)
-        fprintf(f, ",%s,SE %s,SE_R %s", rm->names[k], rm->names[k], rm->names[k]);
+        fprintf(f, ",\"%s\",\"SE %s\",\"SE_R %s\"", rm->names[k], rm->names[k], rm->names[k]);
     fputc('\n', f);
     for (int i = 0; i < nrep; i++) {
         const RecRep *p = &reps[i];
