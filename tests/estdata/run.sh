@@ -14,10 +14,12 @@
 # The steps, each run into build/estdata/<model>/ (qlxc run -o):
 #   1. pk1.qlx and pk2.qlx, the one- and two-compartment PK models (DVID 1);
 #   2. the IPP merge (below): pk2's individual KA CL V1 Q V2, appended as
-#      columns KAI CLI V1I QI V2I to a copy of the dataset,
-#      build/estdata/ipp/EstData_ipp.csv;
-#   3. pd_idr.qlx, the indirect-response model of the biomarker (DVID 2),
-#      which reads that copy.
+#      columns KAI CLI V1I QI V2I to the dataset's rows, written to
+#      $IPP/EstData_ipp.csv in a temporary folder outside the project,
+#      removed when the script ends (the study's data never enter the
+#      checkout or its build folder);
+#   3. pd_idr.qlx, the indirect-response model of the biomarker (DVID 2):
+#      a copy of it in $IPP reads the merged file beside it.
 #
 # Environment:
 #   ESTDATA_THREADS  the thread counts to run each model with (default "2");
@@ -48,7 +50,9 @@ wants() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 [ "${ESTDATA_SKIP:-0}" = 1 ] && skip "ESTDATA_SKIP=1: the Phase 1 fits are not run"
 [ -f "$DATA" ] || skip "$DATA not found beside the checkout: the Phase 1 fits are not run"
 if [ ! -x "$QLXC" ]; then bad "no qlxc at $QLXC (the suite builds it first)"; exit 0; fi
-mkdir -p "$OUT/ipp"
+mkdir -p "$OUT"
+IPP=$(mktemp -d) || exit 1
+trap 'rm -rf "$IPP"' EXIT
 
 # --- the models of docs/phase1.md are these files ------------------------------
 # The page shows pk1, pk2 and pd_idr in full, in that order, as its only
@@ -113,15 +117,17 @@ finite() {          # finite X...: every argument a finite number
 }
 
 # --- one model: run it at each thread count; what every run must have ------------
-# run_model NAME [COV]: runs tests/estdata/NAME.qlx into build/estdata/NAME/
-# and sets $ofv (empty when the run failed).  COV "may-fail" accepts a
-# covariance step that failed and says why (pk1: KA is not identifiable).
+# run_model NAME [COV [MODEL]]: runs MODEL (tests/estdata/NAME.qlx) into
+# build/estdata/NAME/ and sets $ofv (empty when the run failed).  COV
+# "may-fail" accepts a covariance step that failed and says why (pk1: KA
+# is not identifiable).
 run_model() {
-    name=$1; cov=${2:-required}; ofv=; first=; res=$OUT/$name/results.json
+    name=$1; cov=${2:-required}; model=${3:-tests/estdata/$1.qlx}
+    ofv=; first=; res=$OUT/$name/results.json
     for n in $THREADS; do
         rm -rf "${OUT:?}/$name"
         t0=$(date +%s); cpu_s; c0=$cpu
-        "$QLXC" run --threads "$n" -o "$OUT/$name" "tests/estdata/$name.qlx" >"$OUT/$name.log" 2>&1
+        "$QLXC" run --threads "$n" -o "$OUT/$name" "$model" >"$OUT/$name.log" 2>&1
         rc=$?
         t1=$(date +%s); cpu_s; c1=$cpu
         if [ "$rc" != 0 ] || [ ! -f "$res" ]; then
@@ -196,7 +202,7 @@ fi
 # pk2's patab.csv has a header and one row per record of the PK fit, each
 # with the subject's individual parameters at its posthoc ETAs; the first
 # row of a subject is taken.  They are appended to every row of that
-# subject in a copy of the dataset.  Placebo subjects are not in the PK fit
+# subject, in a file in $IPP.  Placebo subjects are not in the PK fit
 # (they have no PK rows) and get 1: they have no doses, so their
 # concentration is 0 whatever the parameters.
 if wants pd_idr; then
@@ -213,14 +219,15 @@ if wants pd_idr; then
             FNR == 1   { print $0, "KAI,CLI,V1I,QI,V2I"; next }
             ($1 in cl) { print $0, ka[$1], cl[$1], v1[$1], q[$1], v2[$1]; next }
                        { print $0, 1, 1, 1, 1, 1 }' \
-            "$OUT/pk2/patab.csv" "$DATA" >"$OUT/ipp/EstData_ipp.csv"
+            "$OUT/pk2/patab.csv" "$DATA" >"$IPP/EstData_ipp.csv"
         nsub=$(awk -F, 'NR > 1 && $13 != 1 { s[$1] = 1 } END { n = 0; for (i in s) n++; print n }' \
-            "$OUT/ipp/EstData_ipp.csv")
-        [ "$nsub" = 36 ] && ok "IPP merge: the 36 active subjects' PK in $OUT/ipp/EstData_ipp.csv" ||
+            "$IPP/EstData_ipp.csv")
+        [ "$nsub" = 36 ] && ok "IPP merge: the 36 active subjects' PK beside the dataset's rows" ||
             bad "IPP merge: $nsub subjects with individual PK, 36 expected"
 
         # --- 3. PD ------------------------------------------------------------------
-        run_model pd_idr
+        cp tests/estdata/pd_idr.qlx "$IPP/"
+        run_model pd_idr required "$IPP/pd_idr.qlx"
         if [ -n "$ofv" ]; then
             res=$OUT/pd_idr/results.json
             ic50=$(theta "$res" ic50 | awk '{ printf "%.4g", $1 }')
