@@ -18,16 +18,15 @@
 #include "est.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "la.h"
 #include "opt.h"
 #include "sens.h"
 
-#define MAXTHREADS 64
 
 typedef struct Est Est;
 
@@ -61,7 +60,7 @@ struct Est {
     double *eta_start, *eta_hat;       /* nsub x ne */
     double *ofv_i;                     /* nsub */
     int update_start;                  /* this evaluation's modes become the starts */
-    Worker w[MAXTHREADS];
+    Worker w[PAR_MAX];
     double *xw;                        /* nx scratch for differences */
     int evaluations;
     double prior;                      /* the last evaluation's $PRIOR term */
@@ -582,18 +581,7 @@ static int population(Est *e, double *ofv)
         for (int j = 0; j < ne; j++)
             e->omega_inv[j * ne + i] = col[j];
     }
-    pthread_t tid[MAXTHREADS];
-    int started = 0;
-    for (int t = 1; t < e->nthreads; t++) {
-        if (pthread_create(&tid[t], NULL, worker_main, &e->w[t]) != 0)
-            break;
-        started = t;
-    }
-    for (int t = started + 1; t < e->nthreads; t++)
-        worker_main(&e->w[t]);
-    worker_main(&e->w[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
+    par_run(e->nthreads, worker_main, e->w, sizeof e->w[0]);
     e->evaluations++;
     for (int t = 0; t < e->nthreads; t++)
         if (e->w[t].failed) {
@@ -687,7 +675,7 @@ static int progress(void *ctx, const OptIter *it)
 
 static void est_free(Est *e)
 {
-    for (int t = 0; t < MAXTHREADS; t++) {
+    for (int t = 0; t < PAR_MAX; t++) {
         Worker *w = &e->w[t];
         sens_work_free(&w->sens);
         opt_free(&w->inner);
@@ -729,7 +717,7 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
             e->maxobs = nobs;
     }
     int nt = o->sim.nthreads > 0 ? o->sim.nthreads : 1;
-    e->nthreads = nt > MAXTHREADS ? MAXTHREADS : nt > e->nsub ? (e->nsub > 0 ? e->nsub : 1) : nt;
+    e->nthreads = nt > PAR_MAX ? PAR_MAX : nt > e->nsub ? (e->nsub > 0 ? e->nsub : 1) : nt;
     size_t ne = (size_t)e->ne, n2 = ne * ne + 1, ns = (size_t)e->nsub;
     e->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
     e->omega = mem_calloc(n2, sizeof(double));

@@ -8,14 +8,13 @@
 #include "npde.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "par.h"
 #include "la.h"
 #include "rng.h"
 
-#define MAXTHREADS 64
 
 typedef struct {
     const Prog *p;
@@ -211,7 +210,7 @@ int npde_compute(const Prog *p, const Dataset *ds, const double *theta, const do
         if (ds->subjects[s].n > maxobs)
             maxobs = ds->subjects[s].n;
     int nt = o->sim.nthreads > 0 ? o->sim.nthreads : 1;
-    nt = nt > MAXTHREADS ? MAXTHREADS : nt > ds->nsubjects ? (ds->nsubjects ? ds->nsubjects : 1)
+    nt = nt > PAR_MAX ? PAR_MAX : nt > ds->nsubjects ? (ds->nsubjects ? ds->nsubjects : 1)
                                                           : nt;
     Worker *w = mem_calloc((size_t)nt, sizeof *w);
     int rc = w ? 0 : -1;
@@ -220,18 +219,7 @@ int npde_compute(const Prog *p, const Dataset *ds, const double *theta, const do
         w[t].thread = t, w[t].nthreads = nt;
     }
     if (rc == 0) {
-        pthread_t tid[MAXTHREADS];
-        int started = 0;
-        for (int t = 1; t < nt; t++) {
-            if (pthread_create(&tid[t], NULL, worker_main, &w[t]) != 0)
-                break;
-            started = t;
-        }
-        for (int t = started + 1; t < nt; t++)
-            worker_main(&w[t]);
-        worker_main(&w[0]);
-        for (int t = 1; t <= started; t++)
-            pthread_join(tid[t], NULL);
+        par_run(nt, worker_main, w, sizeof w[0]);
         /* the failure of the lowest subject, whatever the timing */
         int worst = -1;
         for (int t = 0; t < nt; t++)

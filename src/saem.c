@@ -34,19 +34,18 @@
 #include "saem.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "la.h"
 #include "opt.h"
 #include "rng.h"
 #include "sens.h"
 #include "tape.h"
 
-#define MAXTHREADS 64
 #define MAXE 64            /* ETAs and EPSs, as est.c */
 #define LOG2PI 1.8378770664093454836
 #define PI 3.14159265358979323846
@@ -151,7 +150,7 @@ struct Saem {
     Task task;
     uint32_t stream;
     int adapt, score, collect, freeze_b;
-    Worker w[MAXTHREADS];
+    Worker w[PAR_MAX];
     char err[400];
 };
 
@@ -915,18 +914,7 @@ static void *worker_main(void *arg)
 static int run_pass(Saem *e, Task task)
 {
     e->task = task;
-    pthread_t tid[MAXTHREADS];
-    int started = 0;
-    for (int t = 1; t < e->nthreads; t++) {
-        if (pthread_create(&tid[t], NULL, worker_main, &e->w[t]) != 0)
-            break;
-        started = t;
-    }
-    for (int t = started + 1; t < e->nthreads; t++)
-        worker_main(&e->w[t]);
-    worker_main(&e->w[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
+    par_run(e->nthreads, worker_main, e->w, sizeof e->w[0]);
     int worst = -1;
     for (int t = 0; t < e->nthreads; t++)
         if (e->w[t].failed && (worst < 0 || e->w[t].fail_subject < e->w[worst].fail_subject))
@@ -1191,7 +1179,7 @@ static void step_omega_nc(Saem *e, double gamma, int exploring, int anneal)
 
 static void saem_free(Saem *e)
 {
-    for (int t = 0; t < MAXTHREADS; t++) {
+    for (int t = 0; t < PAR_MAX; t++) {
         Worker *w = &e->w[t];
         sim_work_free(&w->sim);
         sim_out_free(&w->so);
@@ -1266,7 +1254,7 @@ static int saem_init(Saem *e, const Prog *p, const Dataset *ds, const EstOpts *o
         return -1;
     }
     int nt = o->sim.nthreads > 0 ? o->sim.nthreads : 1;
-    e->nthreads = nt > MAXTHREADS ? MAXTHREADS : nt > e->nsub ? e->nsub : nt;
+    e->nthreads = nt > PAR_MAX ? PAR_MAX : nt > e->nsub ? e->nsub : nt;
     /* Monolix's rule: enough chains for 50 subjects' worth of samples, so
      * that the sufficient statistics of a small study are not all noise */
     e->nch = (50 + e->nsub - 1) / e->nsub;

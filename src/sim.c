@@ -18,11 +18,11 @@
 #include "sim.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "evq.h"
 #include "la.h"
 #include "linpk.h"
@@ -505,24 +505,12 @@ int sim_run(const Prog *p, const Dataset *ds, const double *theta, const double 
     int nt = o->nthreads > 0 ? o->nthreads : 1;
     if (nt > ds->nsubjects)
         nt = ds->nsubjects > 0 ? ds->nsubjects : 1;
-    Job jobs[64];
-    pthread_t tid[64];
-    if (nt > 64)
-        nt = 64;
+    Job jobs[PAR_MAX];
+    if (nt > PAR_MAX)
+        nt = PAR_MAX;
     for (int i = 0; i < nt; i++)
         jobs[i] = (Job){ p, ds, theta, eta, eps, o, out, i, nt, -1, "" };
-    int started = 0;
-    for (int i = 1; i < nt; i++) {
-        if (pthread_create(&tid[i], NULL, worker, &jobs[i]) != 0)
-            break;
-        started = i;
-    }
-    /* threads that could not start: their subjects run here, in order */
-    for (int i = started + 1; i < nt; i++)
-        worker(&jobs[i]);
-    worker(&jobs[0]);
-    for (int i = 1; i <= started; i++)
-        pthread_join(tid[i], NULL);
+    par_run(nt, worker, jobs, sizeof jobs[0]);
     int worst = -1;
     for (int i = 0; i < nt; i++)
         if (jobs[i].failed_subject >= 0 &&
