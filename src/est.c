@@ -774,20 +774,30 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
 
 static int copy_result(const Est *e, EstResult *r, double ofv)
 {
-    size_t ne = (size_t)e->ne, neps = (size_t)e->neps, ns = (size_t)e->nsub;
     r->ofv = ofv;
     r->prior = e->prior;
-    r->nsubjects = e->nsub;
-    r->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
+    return est_result_set(r, e->m, e->nsub, e->theta, e->omega, e->sigma, e->eta_start);
+}
+
+int est_result_set(EstResult *r, const Model *m, int nsubjects, const double *theta,
+                   const double *omega, const double *sigma, const double *eta)
+{
+    size_t nt = (size_t)m->nthetas, ne = (size_t)m->omega.n, neps = (size_t)m->sigma.n;
+    size_t ns = (size_t)nsubjects;
+    r->nsubjects = nsubjects;
+    r->theta = mem_calloc(nt + 1, sizeof(double));
     r->omega = mem_calloc(ne * ne + 1, sizeof(double));
     r->sigma = mem_calloc(neps * neps + 1, sizeof(double));
     r->eta = mem_calloc(ns * ne + 1, sizeof(double));
-    if (!r->theta || !r->omega || !r->sigma || !r->eta)
+    if (!r->theta || !r->omega || !r->sigma || !r->eta) {
+        est_result_free(r);
         return -1;
-    memcpy(r->theta, e->theta, sizeof(double) * (size_t)e->nt);
-    memcpy(r->omega, e->omega, sizeof(double) * ne * ne);
-    memcpy(r->sigma, e->sigma, sizeof(double) * neps * neps);
-    memcpy(r->eta, e->eta_start, sizeof(double) * ns * ne);
+    }
+    memcpy(r->theta, theta, sizeof(double) * nt);
+    memcpy(r->omega, omega, sizeof(double) * ne * ne);
+    memcpy(r->sigma, sigma, sizeof(double) * neps * neps);
+    if (eta)
+        memcpy(r->eta, eta, sizeof(double) * ns * ne);
     return 0;
 }
 

@@ -106,6 +106,13 @@ int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstR
 int  est_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, Diag *d);
 void est_result_free(EstResult *r);
 
+/* Fills r's parameters with copies of theta, omega, sigma (full
+ * matrices) and eta (nsubjects x omega.n; NULL: zeros), and its
+ * nsubjects; the rest of r is left as it is.  0, or -1 when out of
+ * memory (r then holds nothing). */
+int est_result_set(EstResult *r, const Model *m, int nsubjects, const double *theta,
+                   const double *omega, const double *sigma, const double *eta);
+
 /* "FO", "FOCEI", ... as $ESTIMATION METHOD= spells it. */
 const char *est_method_name(EstMethod m);
 

@@ -664,33 +664,33 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The THETAs' initial values, in the arena; NULL when out of memory. */
+static double *initial_thetas(Arena *a, const Model *m)
+{
+    double *theta = mem_alloc(a, sizeof(double) * ((size_t)m->nthetas + 1));
+    for (int i = 0; theta && i < m->nthetas; i++)
+        theta[i] = m->thetas[i].init;
+    return theta;
+}
+
 /* One $ESTIMATION step from where prev ended (prev->theta NULL: the
  * model's initial values): the deterministic methods by est_run, SAEM by
  * saem_run, and IMP as NONMEM's EONLY=1: the objective by importance
  * sampling at the current estimates, which it keeps. */
 static int estimation_step(const Prog *p, const Dataset *ds, const EstOpts *eo,
-                           const EstResult *prev, EstResult *next, Diag *d)
+                           const EstResult *prev, EstResult *next, Arena *a, Diag *d)
 {
     if (eo->method == EST_SAEM)
         return saem_run(p, ds, eo, next, d);
     if (eo->method != EST_IMP)
         return est_run(p, ds, eo, next, d);
     const Model *m = p->m;
-    size_t nt = (size_t)m->nthetas, ne = (size_t)m->omega.n, neps = (size_t)m->sigma.n;
     memset(next, 0, sizeof *next);
-    next->nsubjects = ds->nsubjects;
-    next->theta = mem_calloc(nt + 1, sizeof(double));
-    next->omega = mem_calloc(ne * ne + 1, sizeof(double));
-    next->sigma = mem_calloc(neps * neps + 1, sizeof(double));
-    next->eta = mem_calloc((size_t)ds->nsubjects * ne + 1, sizeof(double));
-    if (!next->theta || !next->omega || !next->sigma || !next->eta) {
-        est_result_free(next);
+    const double *theta = prev->theta ? prev->theta : initial_thetas(a, m);
+    if (!theta ||
+        est_result_set(next, m, ds->nsubjects, theta, prev->omega ? prev->omega : m->omega.cov,
+                       prev->sigma ? prev->sigma : m->sigma.cov, NULL) != 0)
         return -1;
-    }
-    for (size_t k = 0; k < nt; k++)
-        next->theta[k] = prev->theta ? prev->theta[k] : m->thetas[k].init;
-    memcpy(next->omega, prev->omega ? prev->omega : m->omega.cov, sizeof(double) * ne * ne);
-    memcpy(next->sigma, prev->sigma ? prev->sigma : m->sigma.cov, sizeof(double) * neps * neps);
     if (saem_imp_objective(p, ds, eo, next->theta, next->omega, next->sigma, &next->ofv,
                            &next->ofv_se, next->eta, d) != 0) {
         est_result_free(next);
@@ -758,7 +758,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         eo.omega0 = r.omega;
         eo.sigma0 = r.sigma;
         EstResult next;
-        if (estimation_step(p, ds, &eo, &r, &next, d) != 0) {
+        if (estimation_step(p, ds, &eo, &r, &next, a, d) != 0) {
             est_result_free(&r);
             if (tf)
                 fclose(tf);
@@ -854,13 +854,11 @@ static int simulate_dataset(const Cli *c, const Prog *p, Dataset *ds, const SimO
 {
     const Model *m = p->m;
     size_t ne = (size_t)m->omega.n, neps = (size_t)m->sigma.n;
-    double *theta = mem_alloc(a, sizeof(double) * ((size_t)m->nthetas + 1));
+    double *theta = initial_thetas(a, m);
     double *eta = mem_alloc(a, sizeof(double) * ((size_t)ds->nsubjects * ne + 1));
     double *eps = mem_alloc(a, sizeof(double) * ((size_t)ds->nrows * neps + 1));
     if (!theta || !eta || !eps)
         return EXIT_RUNTIME;
-    for (int i = 0; i < m->nthetas; i++)
-        theta[i] = m->thetas[i].init;
     uint64_t seed = (uint64_t)(m->sim.seed >= 0 ? m->sim.seed : 12345);
     if (sim_draw(p, ds, m->omega.cov, m->sigma.cov, seed, eta, m->sim.residual ? eps : NULL) != 0) {
         diag_report(d, DIAG_ERROR, m->sim.rec->name_span, NULL,
@@ -940,9 +938,7 @@ static int cmd_run(const Cli *c)
         unit_free(&u);
         return st;
     }
-    double *theta = mem_alloc(u.arena, sizeof *theta * (size_t)(m->nthetas + 1));
-    for (int i = 0; i < m->nthetas; i++)
-        theta[i] = m->thetas[i].init;
+    double *theta = initial_thetas(u.arena, m);
     SimOut out;
     int status = EXIT_RUNTIME;
     if (sim_out_alloc(&out, p, ds) != 0) {

@@ -1534,22 +1534,13 @@ int saem_run(const Prog *p, const Dataset *ds, const EstOpts *o, EstResult *r, D
                 "subject)\n", ofv, se, e->isample);
         fflush(o->log);
     }
-    size_t ne = (size_t)e->ne, ns = (size_t)e->nsub, neps = (size_t)e->neps;
+    size_t ne = (size_t)e->ne, ns = (size_t)e->nsub;
     r->ofv = ofv;
     r->ofv_se = se;
-    r->nsubjects = e->nsub;
-    r->theta = mem_calloc((size_t)e->nt + 1, sizeof(double));
-    r->omega = mem_calloc(ne * ne + 1, sizeof(double));
-    r->sigma = mem_calloc(neps * neps + 1, sizeof(double));
-    r->eta = mem_calloc(ns * ne + 1, sizeof(double));
-    if (!r->theta || !r->omega || !r->sigma || !r->eta) {
-        est_result_free(r);
+    if (est_result_set(r, e->m, e->nsub, e->theta, e->omega, e->sigma, NULL) != 0) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory");
         goto out;
     }
-    memcpy(r->theta, e->theta, sizeof(double) * (size_t)e->nt);
-    memcpy(r->omega, e->omega, sizeof(double) * ne * ne);
-    memcpy(r->sigma, e->sigma, sizeof(double) * neps * neps);
     for (size_t s = 0; s < ns; s++) {
         const Chain *c = &e->ch[s * (size_t)e->nch];
         double n = 0;
