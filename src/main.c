@@ -664,6 +664,27 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* PRED into pop (the ETAs and EPSs at zero) and, when eta or eps is
+ * given, IPRED and Y into ind; *ipred is where they are (pop itself
+ * otherwise: one simulation, not two).  pop and ind can always be given
+ * to sim_out_free.  0, or -1 after reporting. */
+static int simulate_pred_ipred(const Prog *p, const Dataset *ds, const double *theta,
+                               const double *eta, const double *eps, const SimOpts *so,
+                               SimOut *pop, SimOut *ind, const SimOut **ipred, Diag *d)
+{
+    memset(pop, 0, sizeof *pop);
+    memset(ind, 0, sizeof *ind);
+    int both = eta || eps;
+    *ipred = both ? ind : pop;
+    if (sim_out_alloc(pop, p, ds) != 0 || (both && sim_out_alloc(ind, p, ds) != 0)) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory for the simulation");
+        return -1;
+    }
+    if (sim_run(p, ds, theta, NULL, NULL, so, pop, d) != 0)
+        return -1;
+    return both ? sim_run(p, ds, theta, eta, eps, so, ind, d) : 0;
+}
+
 /* The THETAs' initial values, in the arena; NULL when out of memory. */
 static double *initial_thetas(Arena *a, const Model *m)
 {
@@ -795,10 +816,9 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     }
     secs = now_seconds() - t0;
     SimOut pop, ind;
-    if (sim_out_alloc(&pop, p, ds) == 0 && sim_out_alloc(&ind, p, ds) == 0 &&
-        sim_run(p, ds, r.theta, NULL, NULL, so, &pop, d) == 0 &&
-        sim_run(p, ds, r.theta, r.eta, NULL, so, &ind, d) == 0) {
-        TabRun tr = { p, ds, r.theta, r.eta, &pop, &ind, NULL, NULL, NULL, NULL, NULL, 0 };
+    const SimOut *ipred;
+    if (simulate_pred_ipred(p, ds, r.theta, r.eta, NULL, so, &pop, &ind, &ipred, d) == 0) {
+        TabRun tr = { p, ds, r.theta, r.eta, &pop, ipred, NULL, NULL, NULL, NULL, NULL, 0 };
         double *wr = mem_alloc(a, sizeof(double) * (size_t)(3 * ds->nrows + 1));
         EstOpts ro;
         memset(&ro, 0, sizeof ro);
@@ -869,25 +889,22 @@ static int simulate_dataset(const Cli *c, const Prog *p, Dataset *ds, const SimO
             m->sim.residual ? "EPSs from SIGMA" : "no residual error (RESIDUAL=NO)",
             (unsigned long long)seed);
     SimOut ind, pop;
-    int status = EXIT_RUNTIME, have_pop = 0;
-    if (sim_out_alloc(&ind, p, ds) != 0)
-        return EXIT_RUNTIME;
-    if (sim_run(p, ds, theta, eta, m->sim.residual ? eps : NULL, so, &ind, d) == 0 &&
-        sim_out_alloc(&pop, p, ds) == 0 && (have_pop = 1) &&
-        sim_run(p, ds, theta, NULL, NULL, so, &pop, d) == 0) {
+    const SimOut *sim;
+    int status = EXIT_RUNTIME;
+    if (simulate_pred_ipred(p, ds, theta, eta, m->sim.residual ? eps : NULL, so, &pop, &ind,
+                            &sim, d) == 0) {
         for (int k = 0; k < ds->nrows; k++) {
             DataRow *r = &ds->rows[k];
             if (r->evid == 0 && r->mdv == 0)
-                r->dv = ind.y[k];
+                r->dv = sim->y[k];
         }
-        TabRun tr = { p, ds, theta, eta, &pop, &ind, NULL, NULL, NULL, NULL, NULL, 0 };
+        TabRun tr = { p, ds, theta, eta, &pop, sim, NULL, NULL, NULL, NULL, NULL, 0 };
         /* with $ESTIMATION the simulated data are fitted next (the
          * caller), and the tables are the fit's */
         if (m->nests > 0 || tab_write_all(&tr, out_dir(c, a), d, stderr) == 0)
             status = EXIT_OK;
     }
-    if (have_pop)
-        sim_out_free(&pop);
+    sim_out_free(&pop);
     sim_out_free(&ind);
     return status;
 }
@@ -939,34 +956,27 @@ static int cmd_run(const Cli *c)
         return st;
     }
     double *theta = initial_thetas(u.arena, m);
-    SimOut out;
     int status = EXIT_RUNTIME;
-    if (sim_out_alloc(&out, p, ds) != 0) {
-        fprintf(stderr, "qlxc: out of memory\n");
-    } else {
-        /* without --etas the ETAs are zero, so PRED and IPRED agree */
-        SimOut pop;
-        int have_pop = 0;
-        double *eta = NULL;
-        if (c->etas) {
-            eta = mem_alloc(u.arena, sizeof(double) *
-                                         ((size_t)ds->nsubjects * (size_t)m->omega.n + 1));
-            if (data_read_etas(u.diag, c->etas, m, ds, eta) != 0)
-                eta = NULL, status = EXIT_MODEL;
-            else
-                fprintf(stderr, "qlxc: the subjects' ETAs from %s\n", c->etas);
-        }
-        if ((!c->etas || eta) && sim_run(p, ds, theta, eta, NULL, &o, &out, u.diag) == 0 &&
-            (!eta || (sim_out_alloc(&pop, p, ds) == 0 && (have_pop = 1) &&
-                      sim_run(p, ds, theta, NULL, NULL, &o, &pop, u.diag) == 0))) {
-            TabRun tr = { p, ds, theta, eta, eta ? &pop : &out, &out,
-                          NULL, NULL, NULL, NULL, NULL, 0 };
+    /* without --etas the ETAs are zero, so PRED and IPRED agree */
+    double *eta = NULL;
+    if (c->etas) {
+        eta = mem_alloc(u.arena, sizeof(double) *
+                                     ((size_t)ds->nsubjects * (size_t)m->omega.n + 1));
+        if (!eta || data_read_etas(u.diag, c->etas, m, ds, eta) != 0)
+            eta = NULL, status = EXIT_MODEL;
+        else
+            fprintf(stderr, "qlxc: the subjects' ETAs from %s\n", c->etas);
+    }
+    if (theta && (!c->etas || eta)) {
+        SimOut pop, ind;
+        const SimOut *ipred;
+        if (simulate_pred_ipred(p, ds, theta, eta, NULL, &o, &pop, &ind, &ipred, u.diag) == 0) {
+            TabRun tr = { p, ds, theta, eta, &pop, ipred, NULL, NULL, NULL, NULL, NULL, 0 };
             if (tab_write_all(&tr, out_dir(c, u.arena), u.diag, stderr) == 0)
                 status = EXIT_OK;
         }
-        if (have_pop)
-            sim_out_free(&pop);
-        sim_out_free(&out);
+        sim_out_free(&pop);
+        sim_out_free(&ind);
     }
     prog_free(p);
     unit_free(&u);
