@@ -398,15 +398,14 @@ static int subject_cond(Worker *w, double *ofv)
     for (int i = 0; i < ne; i++)
         warm |= start[i] != 0;
     if (warm && e->update_start) {
-        double alt[64], La, zero[64] = { 0 }, keep[64];
-        memcpy(keep, eta, sizeof *eta * (size_t)ne);
+        /* the warm mode's H is kept aside rather than evaluated again */
+        double alt[64], La, zero[64] = { 0 }, Hwarm[64 * 64];
+        memcpy(Hwarm, w->H, sizeof *w->H * (size_t)(ne * ne));
         if (solve_inner(w, zero, alt, &La) == 0 && La < L - 1e-9 * fmax(1, fabs(L))) {
             memcpy(eta, alt, sizeof *eta * (size_t)ne);
             L = La;
-        } else if (subject_terms(w, keep, &L, NULL, w->H) != 0) {
-            return -1;
         } else {
-            memcpy(eta, keep, sizeof *eta * (size_t)ne);
+            memcpy(w->H, Hwarm, sizeof *w->H * (size_t)(ne * ne));
         }
     }
     for (int i = 0; i < ne * ne; i++)
