@@ -966,18 +966,14 @@ static const char *data_path(Arena *a, const char *path, const char *model_path)
     return s;
 }
 
-Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path)
+/* The whole file (mem_free it), or NULL after reporting at `at` why it
+ * cannot be read; `what` names it in the message. */
+static char *read_file(Diag *d, Span at, const char *path, const char *what, size_t *len)
 {
-    if (!m->data.path) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), "$DATA names the dataset",
-                    "the model has no $DATA record");
-        return NULL;
-    }
-    const char *path = data_path(a, m->data.path, model_path);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        diag_report(d, DIAG_ERROR, m->data.span, "the path is relative to the model file",
-                    "cannot read the dataset '%s': %s", path, strerror(errno));
+        diag_report(d, DIAG_ERROR, at, at.file >= 0 ? "the path is relative to the model file" : NULL,
+                    "cannot read %s '%s': %s", what, path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0, got;
@@ -995,11 +991,27 @@ Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path)
     int e = errno;
     fclose(fp);
     if (failed) {
-        diag_report(d, DIAG_ERROR, m->data.span, NULL, "cannot read the dataset '%s': %s",
-                    path, buf ? strerror(e) : "out of memory");
+        diag_report(d, DIAG_ERROR, at, NULL, "cannot read %s '%s': %s", what, path,
+                    buf ? strerror(e) : "out of memory");
         mem_free(buf);
         return NULL;
     }
+    *len = n;
+    return buf;
+}
+
+Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path)
+{
+    if (!m->data.path) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), "$DATA names the dataset",
+                    "the model has no $DATA record");
+        return NULL;
+    }
+    const char *path = data_path(a, m->data.path, model_path);
+    size_t n;
+    char *buf = read_file(d, m->data.span, path, "the dataset", &n);
+    if (!buf)
+        return NULL;
     Dataset *ds = data_parse(a, d, m, path, buf, n);
     mem_free(buf);
     return ds;
@@ -1045,26 +1057,10 @@ static int eta_fields(const char *t, size_t b, size_t e, size_t *fb, size_t *fe,
 int data_read_etas(Diag *d, const char *path, const Model *m, const Dataset *ds, double *eta)
 {
     enum { MAXF = 512 };
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot read the ETA table '%s': %s",
-                    path, strerror(errno));
+    size_t n;
+    char *buf = read_file(d, diag_nospan(), path, "the ETA table", &n);
+    if (!buf)
         return -1;
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = mem_malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0)
-        if ((n += got) == cap) {
-            char *nb = mem_realloc(buf, cap *= 2);
-            if (!nb)
-                mem_free(buf);
-            buf = nb;
-        }
-    fclose(fp);
-    if (!buf) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory reading '%s'", path);
-        return -1;
-    }
     EtaFile f = { d, diag_add_file(d, path, buf, n), NULL };
     f.text = diag_file_text(d, f.file, NULL);
     mem_free(buf);
