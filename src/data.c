@@ -966,6 +966,11 @@ static const char *data_path(Arena *a, const char *path, const char *model_path)
     return s;
 }
 
+int data_is_obs(const DataRow *r)
+{
+    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
+}
+
 /* The whole file (mem_free it), or NULL after reporting at `at` why it
  * cannot be read; `what` names it in the message. */
 static char *read_file(Diag *d, Span at, const char *path, const char *what, size_t *len)

@@ -52,6 +52,9 @@ typedef struct {
     int nsubjects;
 } Dataset;
 
+/* An observation the likelihood counts: EVID 0, MDV 0 and a DV. */
+int data_is_obs(const DataRow *r);
+
 /* Reads the $DATA of m; model_path is the model file (for relative
  * paths).  Returns NULL when errors were reported. */
 Dataset *data_read(Arena *a, Diag *d, const Model *m, const char *model_path);

@@ -163,11 +163,6 @@ static void unpack(Est *e, const double *x)
 
 /* ---- one subject ---------------------------------------------------------------- */
 
-static int is_obs(const DataRow *r)
-{
-    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
-}
-
 static int run_sens(Worker *w, const double *eta)
 {
     Est *e = w->e;
@@ -218,7 +213,7 @@ static int subject_terms(Worker *w, const double *eta, double *L, double *g, dou
         memset(H, 0, sizeof *H * (size_t)(ne * ne));
     for (int k = 0; k < s->n; k++) {
         const DataRow *r = &e->ds->rows[s->first + k];
-        if (!is_obs(r))
+        if (!data_is_obs(r))
             continue;
         double V;
         if (inter) {
@@ -448,7 +443,7 @@ static int whitened(Worker *w, const double *eta, double *out, int *nout, double
     int n = 0;
     for (int k = 0; k < su->n; k++) {
         const DataRow *r = &e->ds->rows[su->first + k];
-        if (!is_obs(r))
+        if (!data_is_obs(r))
             continue;
         V[n] = sens_resvar(neps, np, e->sigma, w->out.h + (size_t)k * (size_t)neps, NULL, NULL);
         if (!(V[n] > 0) || !isfinite(w->out.y[k])) {
@@ -709,7 +704,7 @@ static int est_init(Est *e, const Prog *p, const Dataset *ds, const EstOpts *o, 
     for (int s = 0; s < e->nsub; s++) {
         int nobs = 0;
         for (int k = 0; k < ds->subjects[s].n; k++)
-            nobs += is_obs(&ds->rows[ds->subjects[s].first + k]);
+            nobs += data_is_obs(&ds->rows[ds->subjects[s].first + k]);
         if (ds->subjects[s].n > e->maxrows)
             e->maxrows = ds->subjects[s].n;
         if (nobs > e->maxobs)
@@ -1215,13 +1210,13 @@ int est_residuals(const Prog *p, const Dataset *ds, const EstOpts *o, const EstR
             }
             int n = 0;
             for (int k = 0; k < su->n; k++)
-                if (is_obs(&ds->rows[su->first + k]))
+                if (data_is_obs(&ds->rows[su->first + k]))
                     (pass ? cwres : wres)[su->first + k] = buf[n++];
         }
         /* IWRES: the individual residual over its own SD, at the mode */
         for (int k = 0; rc == 0 && k < su->n; k++) {
             const DataRow *row = &ds->rows[su->first + k];
-            if (!is_obs(row))
+            if (!data_is_obs(row))
                 continue;
             double V = sens_resvar(e->neps, e->np, e->sigma,
                                    w->out.h + (size_t)k * (size_t)e->neps, NULL, NULL);

@@ -425,7 +425,7 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         return -1;
     int nobs = 0;
     for (int i = 0; i < ds->nrows; i++)
-        nobs += ds->rows[i].evid == 0 && ds->rows[i].mdv == 0 && ds->rows[i].dv == ds->rows[i].dv;
+        nobs += data_is_obs(&ds->rows[i]);
     int npar = 0;
     for (int k = 0; k < m->nthetas; k++)
         npar += !m->thetas[k].fix;

@@ -41,11 +41,6 @@ typedef struct {
     char err[320];
 } Worker;
 
-static int is_obs(const DataRow *r)
-{
-    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
-}
-
 /* The subject's K simulated observation vectors into w->ys. */
 static int simulate(Worker *w, int s, int n)
 {
@@ -87,7 +82,7 @@ static int subject(Worker *w, int s)
     const DataSubject *su = &j->ds->subjects[s];
     int n = 0, K = j->K;
     for (int r = 0; r < su->n; r++)
-        if (is_obs(&j->ds->rows[su->first + r]))
+        if (data_is_obs(&j->ds->rows[su->first + r]))
             w->rows[n++] = su->first + r;
     if (n == 0)
         return 0;

@@ -20,11 +20,6 @@ typedef struct {
     double *time, *dv, *pred, *ipred, *cwres, *npde;
 } Cols;
 
-static int is_obs(const DataRow *r)
-{
-    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
-}
-
 static int put(Cols *c, const char *name, char *svg)
 {
     char path[4096];
@@ -68,7 +63,7 @@ static int indiv(Cols *c)
             time[k] = ds->rows[k].time;
             dv[k] = ds->rows[k].dv;
             ipred[k] = c->r->ind->pred[k];
-            isobs[k] = is_obs(&ds->rows[k]);
+            isobs[k] = data_is_obs(&ds->rows[k]);
         }
     }
     int pages = (ns + PLOT_PER_PAGE - 1) / PLOT_PER_PAGE;
@@ -100,7 +95,7 @@ int report_plots(const TabRun *r, const char *dir, Diag *d, FILE *log)
     c.time = buf, c.dv = buf + nr, c.pred = buf + 2 * nr, c.ipred = buf + 3 * nr;
     c.cwres = buf + 4 * nr, c.npde = buf + 5 * nr;
     for (int k = 0; k < ds->nrows; k++) {
-        if (!is_obs(&ds->rows[k]))
+        if (!data_is_obs(&ds->rows[k]))
             continue;
         c.time[c.n] = ds->rows[k].time;
         c.dv[c.n] = ds->rows[k].dv;

@@ -154,11 +154,6 @@ struct Saem {
     char err[400];
 };
 
-static int is_obs(const DataRow *r)
-{
-    return r->evid == 0 && r->mdv == 0 && !isnan(r->dv);
-}
-
 /* ---- parameters ---------------------------------------------------------------- */
 
 /* Omega's factor, inverse and log-determinant; -1 when not positive definite. */
@@ -305,7 +300,7 @@ static int data_term(Worker *w, int s, const double *theta, const double *sigma,
     for (int k = 0; k < su->n; k++) {
         int ri = su->first + k;
         const DataRow *r = &e->ds->rows[ri];
-        if (!is_obs(r))
+        if (!data_is_obs(r))
             continue;
         in.v[GIN_PARAM] = w->so.vars + (size_t)ri * (size_t)e->nvars;
         in.v[GIN_STATE] = w->so.amt + (size_t)ri * (size_t)e->ncmt;
@@ -480,7 +475,7 @@ static int subject_score(Worker *w, int s, Chain *c)
     memset(w->Hex, 0, sizeof *w->Hex * (size_t)(ne * nx));
     for (int k = 0; k < su->n; k++) {
         const DataRow *row = &e->ds->rows[su->first + k];
-        if (!is_obs(row))
+        if (!data_is_obs(row))
             continue;
         const double *h = w->out.h + (size_t)k * (size_t)neps;
         double V = sens_resvar(neps, np, e->sigma, h, w->out.dh + (size_t)k * (size_t)(neps * np),
@@ -600,7 +595,7 @@ static void imp_start(Worker *w, int s, Chain *c)
         const DataSubject *su = &e->ds->subjects[s];
         memcpy(w->Hee, e->omega_inv, sizeof *w->Hee * (size_t)(ne * ne));
         for (int k = 0; k < su->n; k++) {
-            if (!is_obs(&e->ds->rows[su->first + k]))
+            if (!data_is_obs(&e->ds->rows[su->first + k]))
                 continue;
             double V = sens_resvar(e->neps, e->np, e->sigma, w->out.h + (size_t)k * (size_t)e->neps,
                                    w->out.dh + (size_t)k * (size_t)(e->neps * e->np), w->dv);
@@ -1248,7 +1243,7 @@ static int saem_init(Saem *e, const Prog *p, const Dataset *ds, const EstOpts *o
         return -1;
     }
     for (int i = 0; i < ds->nrows; i++)
-        e->nobs += is_obs(&ds->rows[i]);
+        e->nobs += data_is_obs(&ds->rows[i]);
     if (e->nsub == 0 || e->nobs == 0) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "the dataset has no observations to fit");
         return -1;
