@@ -85,6 +85,11 @@ static void check(const RecScenario *sc, int nrep)
        "(%d of %d)", sc->name, same, nrep);
     ok(cov >= nrep - 1, "%s: the covariance step completes in all replicates but at most one "
        "(%d of %d)", sc->name, cov, nrep);
+    if (nrep < 4) {   /* the sanitizer build: one replicate, no statistics */
+        printf("# %s: %d replicate(s): bias and coverage not judged\n", sc->name, nrep);
+        rec_close(&rm);
+        return;
+    }
     for (int k = 0; k < rm.n; k++) {
         RecSummary s = rec_summary(&rm, reps, nrep, k, 0);
         nci += s.nci;
@@ -111,8 +116,16 @@ static void check(const RecScenario *sc, int nrep)
 int main(void)
 {
     double t0 = rec_now();
+#ifdef QLX_FAULTS
+    /* under the sanitizers (make test-san) a fit runs ten times slower:
+     * one replicate each checks the memory and the per-replicate
+     * properties; the statistics are the optimised build's */
+    check(&rec_1cmt, 1);
+    check(&rec_2cmt, 1);
+#else
     check(&rec_1cmt, 8);
     check(&rec_2cmt, 4);
+#endif
     printf("# %.1f s\n", rec_now() - t0);
     return tap_done();
 }
