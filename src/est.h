@@ -37,6 +37,8 @@ typedef struct {
     EstMethod method;     /* EST_FO, EST_FOCE, EST_FOCEI, EST_LAPLACE (here); EST_SAEM (saem.h) */
     int interaction;      /* LAPLACE: V may depend on the ETAs (as FOCEI) */
     int maxeval;          /* outer iterations; <= 0: 500 */
+    int eval_only;        /* NONMEM's MAXEVAL=0: the OFV and the conditional
+                             modes at the initial estimates, nothing estimated */
     SimOpts sim;          /* solver tolerances, threads */
     FILE *log;            /* one line per outer iteration, or NULL */
     FILE *trace;          /* the iteration trace, in the spirit of NONMEM's

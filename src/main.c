@@ -764,6 +764,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         eo.method = m->ests[i].method;
         eo.interaction = m->ests[i].interaction;
         eo.maxeval = m->ests[i].maxeval;
+        eo.eval_only = m->ests[i].maxeval == 0;
         eo.seed = m->ests[i].seed;
         eo.nburn = m->ests[i].nburn;
         eo.niter = m->ests[i].niter;

@@ -237,6 +237,33 @@ else
 fi
 true
 
+# MAXEVAL=0 estimates nothing: the THETAs stay at their initial values and
+# the OFV is the one the full fit reports at its iteration 0 (its start)
+sed 's/^\$ESTIMATION METHOD=FOCEI.*/$ESTIMATION METHOD=FOCEI MAXEVAL=0/' examples/estimation/fit.qlx \
+    >"$TMP/eval0.qlx"
+cp examples/estimation/data.csv "$TMP/"
+"$QLXC" run -o "$TMP/eval0" "$TMP/eval0.qlx" >"$TMP/eval0.log" 2>&1
+rc=$?
+start=$(sed -n 's/.*iteration *0 *OFV *\([-0-9.]*\).*/\1/p' "$TMP/exfit.log" | head -1)
+if [ $rc = 0 ] && [ -n "$start" ] && python3 - "$TMP/eval0/results.json" "$TMP/eval0.qlx" "$start" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+init = {}
+for line in open(sys.argv[2]):
+    m = re.match(r'\s+(\w+)\s*=\s*([-0-9.]+)', line)
+    if m:
+        init[m.group(1)] = float(m.group(2))
+for t in d['theta']:
+    assert abs(t['estimate'] - init[t['name']]) < 1e-12, t
+assert 'MAXEVAL=0' in d['message'], d['message']
+assert abs(d['ofv'] - float(sys.argv[3])) < 1e-5, (d['ofv'], sys.argv[3])
+PY
+then
+    ok "MAXEVAL=0: nothing estimated, the OFV at the initial estimates is the fit's starting OFV ($start)"
+else
+    bad "MAXEVAL=0 (exit $rc, starting OFV '$start')"; cat "$TMP/eval0.log"
+fi
+
 # SAEM then IMP, end to end, on the one-way model (whose FOCEI objective
 # is exact): the IMP objective agrees with FOCEI's within 0.5, with its
 # Monte Carlo SE written; the tables and the covariance step follow
