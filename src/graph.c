@@ -632,7 +632,7 @@ GNode graph_output(const Graph *g, int i)
  * ------------------------------------------------------------------- */
 
 static const char *const kind_names[GIN_NKINDS] = {
-    "THETA", "ETA", "EPS", "STATE", "DATA", "PARAM", "TIME",
+    "THETA", "ETA", "EPS", "STATE", "DATA", "PARAM", "TIME", "NET", "HYB",
 };
 
 static void dot_string(FILE *out, const char *s)

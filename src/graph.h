@@ -46,6 +46,8 @@ typedef enum {
     GIN_DATA,    /* data item or covariate of the current record */
     GIN_PARAM,   /* an individual parameter computed upstream ($PK) */
     GIN_TIME,    /* time; index 0 */
+    GIN_NET,     /* the output of a $QUANTUM or $NETWORK branch (Model.nets index) */
+    GIN_HYB,     /* a trainable coefficient of $HYBRID: linear() k is a = 2k, b = 2k+1 */
     GIN_NKINDS
 } GInKind;
 

@@ -32,7 +32,9 @@ typedef struct {
     const Model *m;
     LowerInfo *info;
     RecKind cur;          /* the record being lowered */
-    GNode *env;           /* nvars + ncmts: variables, then d/dt values */
+    GNode *env;           /* nvars + ncmts: variables, then d/dt values (in
+                             $HYBRID: the amounts the networks give) */
+    unsigned char *set;   /* nvars + ncmts: assigned somewhere in the record */
 } Lower;
 
 static const struct {
@@ -92,6 +94,7 @@ static GNode lower_ref(Lower *L, const Expr *e)
     case REF_CMT:   return graph_input(g, GIN_STATE, i);
     case REF_DATA:  return graph_input(g, GIN_DATA, i);
     case REF_TIME:  return graph_input(g, GIN_TIME, 0);
+    case REF_NET:   return graph_input(g, GIN_NET, i);
     case REF_VAR:
         /* its own record's variables are SSA values; others are inputs */
         if (L->m->vars[i].rec == L->cur)
@@ -105,6 +108,14 @@ static GNode lower_ref(Lower *L, const Expr *e)
 /* min and max of more than two arguments chain left to right. */
 static GNode lower_call(Lower *L, const Expr *e)
 {
+    if (e->ref.kind == REF_RECFUNC && L->cur == REC_HYBRID && e->nargs == 1 &&
+        strcmp(e->text, "linear") == 0) {
+        /* linear(q) = a q + b, a and b trained with the networks */
+        int k = L->info->nlinear++;
+        GNode x = lower_expr(L, e->args[0]);
+        GNode ax = graph_binary(L->g, G_MUL, graph_input(L->g, GIN_HYB, 2 * k), x);
+        return graph_binary(L->g, G_ADD, ax, graph_input(L->g, GIN_HYB, 2 * k + 1));
+    }
     if (e->ref.kind != REF_FUNC) {
         if (e->ref.kind == REF_LUA)
             L->info->lua_calls++;
@@ -187,8 +198,13 @@ static void lower_stmts(Lower *L, Stmt *const *v, int n)
             continue;
         switch (st->kind) {
         case ST_ASSIGN:
-            if (st->ref.kind == REF_VAR)
+            if (st->ref.kind == REF_VAR) {
                 L->env[st->ref.index] = lower_expr(L, st->value);
+                L->set[st->ref.index] = 1;
+            } else if (st->ref.kind == REF_CMT && L->cur == REC_HYBRID) {
+                L->env[L->m->nvars + st->ref.index] = lower_expr(L, st->value);
+                L->set[L->m->nvars + st->ref.index] = 1;
+            }
             break;
         case ST_DDT:
             if (st->ref.kind == REF_CMT)
@@ -209,6 +225,7 @@ static void lower_record(Lower *L, const ModelCode *code)
     L->cur = code->rec->kind;
     for (int i = 0; i < n; i++)
         L->env[i] = zero;
+    memset(L->set, 0, (size_t)n);
     lower_stmts(L, code->stmts, code->n);
 }
 
@@ -233,6 +250,20 @@ static void add_des_outputs(Lower *L)
     }
 }
 
+/* The amounts $HYBRID gives, as outputs "hybrid(central)". */
+static void add_hybrid_outputs(Lower *L)
+{
+    for (int c = 0; c < L->m->ncmts; c++) {
+        if (!L->set[L->m->nvars + c])
+            continue;
+        size_t len = strlen(L->m->cmts[c].name) + 10;
+        char *name = mem_alloc(L->a, len);
+        snprintf(name, len, "hybrid(%s)", L->m->cmts[c].name);
+        L->info->hyb_out[c] = graph_noutputs(L->g);
+        graph_add_output(L->g, name, L->env[L->m->nvars + c]);
+    }
+}
+
 Graph *lower_model(Arena *a, const Model *m, LowerInfo *info)
 {
     Lower L;
@@ -246,6 +277,7 @@ Graph *lower_model(Arena *a, const Model *m, LowerInfo *info)
     L.m = m;
     L.info = info;
     L.env = mem_alloc(a, sizeof(GNode) * (size_t)(m->nvars + m->ncmts + 1));
+    L.set = mem_alloc(a, (size_t)(m->nvars + m->ncmts + 1));
     info->var_out = mem_alloc(a, sizeof(int) * (size_t)(m->nvars + 1));
     info->des_out = mem_alloc(a, sizeof(int) * (size_t)(m->ncmts + 1));
     for (int i = 0; i < m->nvars; i++)
@@ -264,7 +296,14 @@ Graph *lower_model(Arena *a, const Model *m, LowerInfo *info)
         lower_record(&L, &m->error);
         add_var_outputs(&L);
     }
-    info->hybrid_skipped = m->hybrid.rec && m->hybrid.n > 0;
+    info->hyb_out = mem_alloc(a, sizeof(int) * (size_t)(m->ncmts + 1));
+    for (int c = 0; c < m->ncmts; c++)
+        info->hyb_out[c] = -1;
+    if (m->hybrid.rec) {
+        lower_record(&L, &m->hybrid);
+        add_var_outputs(&L);
+        add_hybrid_outputs(&L);
+    }
     return L.g;
 }
 
@@ -356,6 +395,8 @@ const char *lower_input_namer(void *ctx, GInKind kind, int index)
     case GIN_DATA:  return index < m->ncols ? m->cols[index].name : NULL;
     case GIN_PARAM: return index < m->nvars ? m->vars[index].name : NULL;
     case GIN_TIME:  return "TIME";
+    case GIN_NET:   return index < m->nnets ? m->nets[index].name : NULL;
+    case GIN_HYB:   return index % 2 == 0 ? "linear.a" : "linear.b";
     default:        return NULL;
     }
 }

@@ -19,9 +19,14 @@
  * becomes one G_SELECT per variable it assigns, and a variable not
  * assigned on some path is 0 there (as in treeval.c).
  *
- * Not lowered yet, and flagged in LowerInfo rather than reported: $HYBRID
- * (network calls have no graph operator), and lua.name(...) calls, which
- * become NaN constants.
+ *   $HYBRID its variables and the amounts it gives (output "C",
+ *           "hybrid(central)"), in terms of GIN_NET (a branch's output,
+ *           by Model.nets index), GIN_HYB (linear(q) k is a*q + b with
+ *           a = GIN_HYB 2k, b = GIN_HYB 2k+1, numbered in the order the
+ *           calls appear), GIN_PARAM, GIN_THETA, GIN_DATA and GIN_TIME.
+ *
+ * Not lowered yet, and flagged in LowerInfo rather than reported:
+ * lua.name(...) calls, which become NaN constants.
  *
  * Ownership: the Graph and the LowerInfo arrays live in the given arena.
  */
@@ -37,7 +42,8 @@ typedef struct {
     int *var_out;          /* nvars: output index of the variable's final
                               value; -1 for $DES locals and $HYBRID */
     int *des_out;          /* ncmts: output index of d/dt, -1 without $DES */
-    int hybrid_skipped;    /* the model has $HYBRID statements not lowered */
+    int *hyb_out;          /* ncmts: output index of the amount $HYBRID gives, or -1 */
+    int nlinear;           /* linear() calls in $HYBRID: 2 GIN_HYB inputs each */
     int lua_calls;         /* lua.name() calls lowered as NaN */
     /* After lower_add_jacobian(): output indices of the $DES Jacobian,
      * -1 where the entry is identically zero.  jac_state[i*ncmts + j] is

@@ -1134,10 +1134,17 @@ static void collect_assign(Sema *s, Stmt *st)
         return;
     }
     const Decl *dc = find_decl(s, st->name);
+    if (dc && dc->kind == DK_CMT && s->cur == REC_HYBRID) {
+        /* the networks stand for this amount (PINN style, docs/pinn.md) */
+        st->ref.kind = REF_CMT;
+        st->ref.index = dc->index;
+        return;
+    }
     if (dc) {
         const char *hint = NULL;
         if (dc->kind == DK_CMT)
-            hint = strf(s, "write d/dt(%s) = ... in $DES", st->name);
+            hint = strf(s, "write d/dt(%s) = ... in $DES, or give it by networks in $HYBRID",
+                        st->name);
         else if (dc->kind == DK_COL)
             hint = "data items are read-only; assign a new name";
         err(s, st->name_span, hint, "cannot assign to %s '%s'", decl_kind_name(dc->kind),
