@@ -147,6 +147,8 @@ $(FUZZ_BUILD)/gen/lex.c: lang/lex.re
 # --- benchmarks -----------------------------------------------------------------
 bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) QLXC=$(BUILD)/qlxc bash bench/run
+	@echo; echo "== statevector simulator: time per gate vs memory bandwidth (bench_qc 24 adds 24 qubits)"
+	@$(BUILD)/bench/bench_qc
 
 bench-deps:
 	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

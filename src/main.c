@@ -31,6 +31,7 @@
 #include "lower.h"
 #include "mem.h"
 #include "parse.h"
+#include "pinn.h"
 #include "prog.h"
 #include "sema.h"
 #include "sim.h"
@@ -910,6 +911,38 @@ static int simulate_dataset(const Cli *c, const Prog *p, Dataset *ds, const SimO
     return status;
 }
 
+/* $LOSS or METHOD=ADAM: physics-informed training of the hybrid model
+ * (docs/pinn.md). */
+static int run_training(const Cli *c, Unit *u)
+{
+    const Model *m = u->model;
+    const ModelEst *est = NULL;
+    for (int i = 0; i < m->nests && !est; i++)
+        if (m->ests[i].method == EST_ADAM || m->ests[i].method == EST_LBFGS)
+            est = &m->ests[i];
+    if (!est) {
+        fprintf(stderr, "qlxc: %s: $LOSS needs $ESTIMATION METHOD=ADAM or METHOD=LBFGS to "
+                        "train the networks\n", c->files[0]);
+        return EXIT_MODEL;
+    }
+    if (!m->data.path) {
+        fprintf(stderr, "qlxc: %s has no $DATA: nothing to train on\n", c->files[0]);
+        return EXIT_MODEL;
+    }
+    Dataset *ds = data_read(u->arena, u->diag, m, c->files[0]);
+    if (!ds)
+        return EXIT_MODEL;
+    fprintf(stderr, "qlxc: %s: %d subjects, %d records\n", ds->path, ds->nsubjects, ds->nrows);
+    PinnOpts po = { est, stderr };
+    PinnResult r;
+    if (pinn_train(m, ds, &po, &r, u->diag) != 0)
+        return EXIT_RUNTIME;
+    int st = pinn_write(m, &r, out_dir(c, u->arena), u->diag, stderr) == 0 ? EXIT_OK
+                                                                          : EXIT_RUNTIME;
+    pinn_result_free(&r);
+    return st;
+}
+
 static int cmd_run(const Cli *c)
 {
     Unit u;
@@ -919,6 +952,14 @@ static int cmd_run(const Cli *c)
     }
     const Model *m = u.model;
     int sim_dataset = m->sim.rec && m->sim.rec->ndirs == 0 && m->sim.n < 0;
+    int train = m->loss.rec != NULL;
+    for (int i = 0; i < m->nests; i++)
+        train |= m->ests[i].method == EST_ADAM || m->ests[i].method == EST_LBFGS;
+    if (train && !m->sim.rec) {
+        int st = run_training(c, &u);
+        unit_free(&u);
+        return st;
+    }
     if ((m->sim.rec && !sim_dataset) || m->loss.rec) {
         /* the engines arrive with later work; say so plainly */
         fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "

@@ -1,0 +1,52 @@
+# examples/pi-hqnn: the data are made by Qlynix again byte for byte, and
+# physics-informed training recovers the rate constants they were made
+# with (docs/pinn.md).  Sourced by tests/run with QLXC and TMP set.
+set -u
+ok()  { echo "ok - pinn: $*"; }
+bad() { echo "FAIL - pinn: $*"; }
+ex=examples/pi-hqnn
+
+# theta NAME FILE: a learnt THETA from results.json
+theta() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(t["estimate"] for t in d["theta"] if t["name"]==sys.argv[2]))' "$2" "$1"
+}
+within() {          # within X TRUTH REL: |X - TRUTH| <= REL * TRUTH
+    awk -v x="$1" -v t="$2" -v r="$3" 'BEGIN { d = x - t; if (d < 0) d = -d; exit !(x != "" && d <= r * t) }'
+}
+
+# (a) one compartment, IV bolus: ke within 1%
+mkdir -p "$TMP/pa_sim"
+"$QLXC" run -o "$TMP/pa_sim" $ex/simulate_a.qlx >"$TMP/pa_sim.log" 2>&1
+if cmp -s "$TMP/pa_sim/data_a.csv" $ex/data_a.csv; then
+    ok "$ex/simulate_a.qlx makes the shipped data_a.csv again, byte for byte"
+else
+    bad "$ex/data_a.csv is not what simulate_a.qlx makes"; cat "$TMP/pa_sim.log"
+fi
+"$QLXC" run -o "$TMP/pa" $ex/train_a.qlx >"$TMP/pa.log" 2>&1
+rc=$?
+ke=$( [ $rc = 0 ] && theta ke "$TMP/pa/results.json")
+if [ $rc = 0 ] && within "$ke" 0.2 0.01; then
+    ok "example (a): ke $ke is within 1% of 0.2"
+else
+    bad "example (a): ke '$ke' (exit $rc)"; tail -5 "$TMP/pa.log"
+fi
+# one trace row per epoch and one at the end; the plots are SVG
+n=$(($(wc -l <"$TMP/pa/training.csv" 2>/dev/null || echo 0) - 1))
+if [ "$n" = 1001 ] && head -c 200 "$TMP/pa/fit.svg" | grep -q '<svg' &&
+   head -c 200 "$TMP/pa/loss.svg" | grep -q '<svg' &&
+   grep -q '^qlxc: ADAM epoch  100/800' "$TMP/pa.log"; then
+    ok "example (a): training.csv has the 1001 rows of 800 + 200 epochs and the end; fit.svg, loss.svg; one progress line per 100 epochs"
+else
+    bad "example (a): training.csv has $n rows, or a plot or the progress lines are missing"
+fi
+true
+
+# docs/pinn.md shows train_a.qlx as it is (without its opening comments)
+awk '/^```qlx[ \t]*$/ { n++; inb = (n == 1); next } /^```/ { inb = 0 } inb' docs/pinn.md >"$TMP/pinn_doc.qlx"
+sed '/^;/d' $ex/train_a.qlx | sed '/./,$!d' >"$TMP/pinn_ex.qlx"
+if cmp -s "$TMP/pinn_doc.qlx" "$TMP/pinn_ex.qlx"; then
+    ok "docs/pinn.md shows $ex/train_a.qlx as it is"
+else
+    bad "docs/pinn.md's example is not $ex/train_a.qlx"; diff "$TMP/pinn_doc.qlx" "$TMP/pinn_ex.qlx" | head
+fi
+true
