@@ -41,6 +41,37 @@ else
 fi
 true
 
+# (b), (c), (d): the data again byte for byte; (b) and (d) recover ka and
+# ke within 3%; (c) fits its three doses with a relative RMSE under 5%
+for x in b c; do
+    mkdir -p "$TMP/p${x}_sim"
+    "$QLXC" run -o "$TMP/p${x}_sim" $ex/simulate_$x.qlx >"$TMP/p${x}_sim.log" 2>&1
+    if cmp -s "$TMP/p${x}_sim/data_$x.csv" $ex/data_$x.csv; then
+        ok "$ex/simulate_$x.qlx makes the shipped data_$x.csv again, byte for byte"
+    else
+        bad "$ex/data_$x.csv is not what simulate_$x.qlx makes"; cat "$TMP/p${x}_sim.log"
+    fi
+done
+for x in b d; do
+    "$QLXC" run -o "$TMP/p$x" $ex/train_$x.qlx >"$TMP/p$x.log" 2>&1
+    rc=$?
+    ka=$( [ $rc = 0 ] && theta ka "$TMP/p$x/results.json")
+    ke=$( [ $rc = 0 ] && theta ke "$TMP/p$x/results.json")
+    if [ $rc = 0 ] && within "$ka" 1 0.03 && within "$ke" 0.2 0.03; then
+        ok "example ($x): ka $ka and ke $ke within 3% of 1 and 0.2"
+    else
+        bad "example ($x): ka '$ka', ke '$ke' (exit $rc)"; tail -5 "$TMP/p$x.log"
+    fi
+done
+"$QLXC" run -o "$TMP/pc" $ex/train_c.qlx >"$TMP/pc.log" 2>&1
+rc=$?
+rr=$( [ $rc = 0 ] && python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["relative_rmse"])' "$TMP/pc/results.json")
+if [ $rc = 0 ] && awk -v r="$rr" 'BEGIN { exit !(r != "" && r < 0.05) }'; then
+    ok "example (c): three doses fitted with a relative RMSE of $rr (under 5%)"
+else
+    bad "example (c): relative RMSE '$rr' (exit $rc)"; tail -5 "$TMP/pc.log"
+fi
+
 # docs/pinn.md shows train_a.qlx as it is (without its opening comments)
 awk '/^```qlx[ \t]*$/ { n++; inb = (n == 1); next } /^```/ { inb = 0 } inb' docs/pinn.md >"$TMP/pinn_doc.qlx"
 sed '/^;/d' $ex/train_a.qlx | sed '/./,$!d' >"$TMP/pinn_ex.qlx"
