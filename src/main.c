@@ -416,6 +416,58 @@ static double eps_shrinkage(const Dataset *ds, const double *iwres)
     return 1 - sqrt((ss - n * mean * mean) / (n - 1));
 }
 
+/* A THETA on the log scale: read inside exp(...) in $PK, as in
+ * CL = exp(tcl + eta_cl).  Only then does exp(estimate) mean something. */
+static int expr_has_theta(const Expr *e, int k)
+{
+    if (!e)
+        return 0;
+    if ((e->kind == EX_NAME || e->kind == EX_INDEXED) && e->ref.kind == REF_THETA)
+        return e->ref.index == k;
+    if (expr_has_theta(e->lhs, k) || expr_has_theta(e->rhs, k))
+        return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_has_theta(e->args[i], k))
+            return 1;
+    return 0;
+}
+
+static int expr_exp_theta(const Expr *e, int k)
+{
+    if (!e)
+        return 0;
+    if (e->kind == EX_CALL && e->ref.kind == REF_FUNC && strcmp(e->text, "exp") == 0 &&
+        e->nargs == 1 && expr_has_theta(e->args[0], k))
+        return 1;
+    if (expr_exp_theta(e->lhs, k) || expr_exp_theta(e->rhs, k))
+        return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_exp_theta(e->args[i], k))
+            return 1;
+    return 0;
+}
+
+static int stmts_exp_theta(Stmt *const *v, int n, int k)
+{
+    for (int i = 0; i < n; i++) {
+        const Stmt *st = v[i];
+        if (!st)
+            continue;
+        if (expr_exp_theta(st->value, k))
+            return 1;
+        for (int a = 0; a < st->narms; a++)
+            if (expr_exp_theta(st->arms[a].cond, k) ||
+                stmts_exp_theta(st->arms[a].body, st->arms[a].nbody, k))
+                return 1;
+    }
+    return 0;
+}
+
+static int theta_in_exp(const Model *m, int k)
+{
+    return m->pk.rec && stmts_exp_theta(m->pk.stmts, m->pk.n, k);
+}
+
 static int write_summary(const char *dir, const Model *m, const Dataset *ds, const EstResult *r,
                          const EstCov *cv, const double *iwres, double seconds, Diag *d)
 {
@@ -459,7 +511,12 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
     for (int k = 0; k < m->nthetas; k++) {
         fprintf(f, "%-14s %14.6g", m->thetas[k].name, r->theta[k]);
         put_se(f, r->theta[k], se_of(cv, m->thetas[k].name));
-        fprintf(f, " %14.6g%s\n", exp(r->theta[k]), m->thetas[k].fix ? "  FIX" : "");
+        /* the back-transformed value only for a THETA on the log scale */
+        if (theta_in_exp(m, k))
+            fprintf(f, " %14.6g", exp(r->theta[k]));
+        else
+            fprintf(f, " %14s", ".");
+        fprintf(f, "%s\n", m->thetas[k].fix ? "  FIX" : "");
     }
     fprintf(f, "\n%-14s %14s %12s %9s %14s %10s\n", "OMEGA", "variance", "SE", "RSE", "CV% (BSV)",
             "shrinkage");

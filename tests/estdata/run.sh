@@ -26,9 +26,9 @@
 #                    "1 2" runs every model twice, checks that the OFV does
 #                    not depend on the count, and prints both timings
 #   ESTDATA_MODELS   which steps to run (default "pk1 pk2"; "pk1 pk2 pd_idr"
-#                    for all, the PD fit taking tens of minutes); pd_idr
+#                    for all, the PD fit taking about a quarter of an hour); pd_idr
 #                    needs build/estdata/pk2/ from this or an earlier run
-#   ESTDATA_SKIP=1   skip everything (the PD fit takes an hour or more)
+#   ESTDATA_SKIP=1   skip everything (the PK fits take about half a minute)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 QLXC=${QLXC:-build/qlxc}
