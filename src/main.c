@@ -53,6 +53,8 @@ typedef struct {
     int jacobian;        /* graph --jacobian */
     int threads;         /* run --threads; 0: one per core */
     const char *etas;    /* run --etas FILE: each subject's ETAs */
+    int qasm;            /* export --qasm */
+    int export_only;     /* export: write the circuits and nothing else */
     const char *files[64];
     int nfiles;
 } Cli;
@@ -75,6 +77,7 @@ static const char *const usage_text =
     "  run      check, then fit and simulate as the model's records say\n"
     "  graph    print the model's expression graph as Graphviz DOT\n"
     "  fmt      print a model in the canonical layout (-w rewrites the file)\n"
+    "  export   train a hybrid model and write its circuits (--qasm)\n"
     "  version  print the versions of qlxc and its libraries\n"
     "  help     show help for a command\n"
     "\n"
@@ -102,6 +105,12 @@ static const char *command_help(const char *cmd)
         return "usage: qlxc fmt [-w | --check] model.qlx...\n"
                "Print each model in the canonical layout. -w rewrites the files in\n"
                "place (atomically); --check exits 1 when a file is not formatted.\n";
+    if (strcmp(cmd, "export") == 0)
+        return "usage: qlxc export --qasm [--stdlib DIR] [-o DIR] model.qlx\n"
+               "Train the model as qlxc run does (the same seed gives the same circuit)\n"
+               "and write each trained $QUANTUM circuit as OpenQASM 2.0, NAME.qasm in\n"
+               "DIR (default: MODEL.out beside the model): one gate, named after the\n"
+               "record, whose parameter is TIME, and a call of it at the initial time.\n";
     if (strcmp(cmd, "version") == 0)
         return "usage: qlxc version\nPrint the versions of qlxc, Lua, SUNDIALS and OpenBLAS.\n";
     if (strcmp(cmd, "help") == 0)
@@ -176,6 +185,8 @@ static int parse_args(Cli *c, int argc, char **argv, const char *cmd)
                 return usage_error("--threads takes a number from 1 to 64, not '%s'", argv[i]);
         } else if (strcmp(a, "--etas") == 0 && i + 1 < argc && strcmp(cmd, "run") == 0) {
             c->etas = argv[++i];
+        } else if (strcmp(a, "--qasm") == 0 && strcmp(cmd, "export") == 0) {
+            c->qasm = 1;
         } else if (strcmp(a, "--color") == 0) {
             c->color = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -188,6 +199,9 @@ static int parse_args(Cli *c, int argc, char **argv, const char *cmd)
     }
     if (c->nfiles == 0)
         return usage_error("'%s' needs a model file", cmd);
+    if (strcmp(cmd, "export") == 0 && !c->qasm)
+        return usage_error("export needs a format: --qasm%s", "");
+    c->export_only = strcmp(cmd, "export") == 0;
     return 0;
 }
 
@@ -994,8 +1008,11 @@ static int run_training(const Cli *c, Unit *u)
     PinnResult r;
     if (pinn_train(m, ds, &po, &r, u->diag) != 0)
         return EXIT_RUNTIME;
-    int st = pinn_write(m, &r, out_dir(c, u->arena), u->diag, stderr) == 0 ? EXIT_OK
-                                                                          : EXIT_RUNTIME;
+    const char *dir = out_dir(c, u->arena);
+    int st = (c->export_only ? pinn_write_qasm(m, &r, dir, u->diag, stderr)
+                             : pinn_write(m, &r, dir, u->diag, stderr)) == 0
+                 ? EXIT_OK
+                 : EXIT_RUNTIME;
     pinn_result_free(&r);
     return st;
 }
@@ -1012,6 +1029,12 @@ static int cmd_run(const Cli *c)
     int train = m->loss.rec != NULL;
     for (int i = 0; i < m->nests; i++)
         train |= m->ests[i].method == EST_ADAM || m->ests[i].method == EST_LBFGS;
+    if (c->export_only && !train) {
+        fprintf(stderr, "qlxc: %s: nothing to export: export --qasm writes the circuits a "
+                        "model trains ($LOSS, METHOD=ADAM or LBFGS)\n", c->files[0]);
+        unit_free(&u);
+        return EXIT_MODEL;
+    }
     if (train && !m->sim.rec) {
         int st = run_training(c, &u);
         unit_free(&u);

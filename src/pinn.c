@@ -34,6 +34,7 @@
 #include "nn.h"
 #include "opt.h"
 #include "plot.h"
+#include "qasm.h"
 #include "qc.h"
 #include "rng.h"
 #include "table.h"
@@ -1283,6 +1284,45 @@ static int predictions(Pinn *P, const double *z, PinnResult *r)
     return done == ng ? 0 : -1;
 }
 
+/* Each branch's output at the data, and each circuit as OpenQASM with
+ * its trained angles (the input, TIME, left as the gate's parameter). */
+static int branch_results(Pinn *P, const double *z, PinnResult *r)
+{
+    r->nbranch = P->nb;
+    r->qasm = calloc((size_t)P->nb + 1, sizeof *r->qasm);
+    r->branch_out = calloc((size_t)(P->nb * P->nd) + 1, sizeof(double));
+    if (!r->qasm || !r->branch_out)
+        return fail(P, diag_nospan(), NULL, "out of memory");
+    PinnLoss L;
+    if (loss(P, z, &L, NULL) != 0)
+        return fail(P, diag_nospan(), NULL, "the loss is not finite after training");
+    for (int j = 0; j < P->nb; j++) {
+        memcpy(r->branch_out + (size_t)j * P->nd, P->n + (size_t)j * P->npts,
+               sizeof(double) * (size_t)P->nd);
+        const Branch *b = &P->br[j];
+        if (!b->qc)
+            continue;
+        char *text = NULL, err[QASM_ERRLEN] = "";
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        /* the gate is named apart from the register q and qelib1's gates */
+        char gname[160];
+        snprintf(gname, sizeof gname, "qlx_%s", b->net->name);
+        double x0 = P->t0;
+        int rc = f ? qasm_write(b->qc, z + b->off, &x0, gname, f, err) : QC_ENOMEM;
+        if (f)
+            fclose(f);
+        if (rc != QC_OK) {
+            free(text);
+            diag_report(P->d, DIAG_ERROR, b->net->span, NULL, "cannot write circuit '%s' as "
+                        "OpenQASM: %s", b->net->name, err[0] ? err : "out of memory");
+            return -1;
+        }
+        r->qasm[j] = text;
+    }
+    return 0;
+}
+
 int pinn_train(const Model *m, const Dataset *ds, const PinnOpts *o, PinnResult *r, Diag *d)
 {
     memset(r, 0, sizeof *r);
@@ -1318,6 +1358,8 @@ int pinn_train(const Model *m, const Dataset *ds, const PinnOpts *o, PinnResult 
                         "%d collocation points\n",
                 P.nz, P.nb, P.nt, P.nd, P.ncol);
     if (train(&P, z, o, r) != 0 || predictions(&P, z, r) != 0)
+        goto done;
+    if (branch_results(&P, z, r) != 0)
         goto done;
     r->nthetas = P.nt;
     r->theta = calloc((size_t)P.nt + 1, sizeof(double));
@@ -1399,6 +1441,10 @@ void pinn_result_free(PinnResult *r)
     free(r->data_pred);
     free(r->grid_time);
     free(r->grid_pred);
+    for (int j = 0; r->qasm && j < r->nbranch; j++)
+        free(r->qasm[j]);
+    free(r->qasm);
+    free(r->branch_out);
     memset(r, 0, sizeof *r);
 }
 
@@ -1474,6 +1520,25 @@ static void json_num(Buf *b, double x)
         bprintf(b, "%.17g", x);
     else
         bprintf(b, "null");
+}
+
+int pinn_write_qasm(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log)
+{
+    if (tab_mkdirs(dir) != 0) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
+        return -1;
+    }
+    int rc = 0;
+    for (int j = 0; j < r->nbranch; j++) {
+        if (!r->qasm[j])
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%s.qasm", m->nets[j].name);
+        Buf b = { 0 };
+        bprintf(&b, "%s", r->qasm[j]);
+        rc |= put(dir, name, &b, d, log);
+    }
+    return rc ? -1 : 0;
 }
 
 int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log)
@@ -1603,5 +1668,6 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
         rc = -1;
     }
     free(ep), free(lo);
+    rc |= pinn_write_qasm(m, r, dir, d, log);
     return rc ? -1 : 0;
 }

@@ -43,6 +43,10 @@ typedef struct {
     int ngrid;
     double *grid_time, *grid_pred;               /* a fine grid for plots */
     int nparams;                 /* trainable numbers in all */
+    int nbranch;                 /* the model's $QUANTUM and $NETWORK records */
+    char **qasm;                 /* nbranch: each trained circuit as OpenQASM 2.0
+                                    (qasm.h; NULL for a network) */
+    double *branch_out;          /* nbranch x ndata: each branch's output at the data */
     double seconds;
 } PinnResult;
 
@@ -58,8 +62,11 @@ void pinn_result_free(PinnResult *r);
 int  pinn_gradient_check(const Model *m, const Dataset *ds, const PinnOpts *o, double *max_err,
                          Diag *d);
 
-/* training.csv, summary.txt, results.json, fit.csv and the plots fit.svg
- * and loss.svg into dir, each written atomically.  0, or -1 (reported). */
+/* training.csv, summary.txt, results.json, fit.csv, the plots fit.svg
+ * and loss.svg, and NAME.qasm for each circuit, into dir, each written
+ * atomically.  0, or -1 (reported). */
 int  pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log);
+/* Only the NAME.qasm files (qlxc export --qasm). */
+int  pinn_write_qasm(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log);
 
 #endif

@@ -72,6 +72,18 @@ else
     bad "example (c): relative RMSE '$rr' (exit $rc)"; tail -5 "$TMP/pc.log"
 fi
 
+# qlxc export --qasm: the trained circuit of (a) as OpenQASM 2.0, nothing else
+"$QLXC" export --qasm -o "$TMP/px" $ex/train_a.qlx >"$TMP/px.log" 2>&1
+rc=$?
+if [ $rc = 0 ] && [ "$(ls "$TMP/px")" = q.qasm ] && head -1 "$TMP/px/q.qasm" | grep -q '^OPENQASM 2.0;' &&
+   grep -q '^gate qlx_q(x0) q0' "$TMP/px/q.qasm" && cmp -s "$TMP/px/q.qasm" "$TMP/pa/q.qasm"; then
+    ok "export --qasm writes q.qasm alone, the same circuit qlxc run writes"
+else
+    bad "export --qasm (exit $rc)"; ls "$TMP/px"; tail -3 "$TMP/px.log"
+fi
+"$QLXC" export -o "$TMP/px2" $ex/train_a.qlx >/dev/null 2>&1
+[ $? = 2 ] && ok "export without a format is a usage error (exit 2)" || bad "export without --qasm"
+
 # docs/pinn.md shows train_a.qlx as it is (without its opening comments)
 awk '/^```qlx[ \t]*$/ { n++; inb = (n == 1); next } /^```/ { inb = 0 } inb' docs/pinn.md >"$TMP/pinn_doc.qlx"
 sed '/^;/d' $ex/train_a.qlx | sed '/./,$!d' >"$TMP/pinn_ex.qlx"

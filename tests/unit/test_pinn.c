@@ -11,6 +11,8 @@
  *    and a two-qubit entangling circuit.
  * 2. Training (Adam, then L-BFGS) recovers the rate constant of data made
  *    from the closed form C(t) = D/V exp(-ke t).
+ * 3. The trained circuit, written as OpenQASM and read back by the QASM
+ *    reader, gives the branch's outputs at the data again.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@
 #include "data.h"
 #include "parse.h"
 #include "pinn.h"
+#include "qasm.h"
+#include "qc.h"
 #include "sema.h"
 #include "tap.h"
 
@@ -157,6 +161,30 @@ static void test_recovery(void)
     ok(rc == 0 && fabs(ke - 0.2) < 0.01 * 0.2, "example (a): ke within 1%% of the truth");
     ok(rc == 0 && r.trace[r.epochs].total < r.trace[0].total / 10,
        "the loss falls tenfold over the training");
+    /* the circuit (branch 0) through OpenQASM and back */
+    double worst = INFINITY;
+    if (rc == 0 && r.qasm && r.qasm[0]) {
+        QcCircuit *c = NULL;
+        QcWork *w = NULL;
+        char err[QASM_ERRLEN] = "";
+        int o;
+        if (qasm_read(r.qasm[0], "qlx_q", &c, err) == QC_OK && qc_obs_pauli(c, 'Z', 0, &o) == QC_OK &&
+            qc_work_new(&w, err) == QC_OK) {
+            worst = 0;
+            for (int i = 0; i < r.ndata; i++) {
+                double out = NAN;
+                qc_expect_batch(c, w, NULL, 1, &r.data_time[i], &out);
+                worst = fmax(worst, fabs(out - r.branch_out[i]));
+            }
+        } else {
+            printf("# %s\n", err);
+        }
+        qc_work_free(&w);
+        qc_free(&c);
+    }
+    printf("# the exported circuit against the trained branch at %d times: largest difference %.2e\n",
+           r.ndata, worst);
+    ok(worst < 1e-12, "the trained circuit, exported as OpenQASM and read back, gives the same outputs");
     pinn_result_free(&r);
     teardown(&f);
 }
