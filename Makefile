@@ -125,8 +125,9 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 # libFuzzer over every reader of untrusted input: the model front end
-# (FUZZ_SECONDS) and the dataset reader (half as long).
-fuzz: $(FUZZ_BUILD)/fuzz_front $(FUZZ_BUILD)/fuzz_data
+# (FUZZ_SECONDS), the dataset reader and the OpenQASM reader (half as long
+# each).
+fuzz: $(FUZZ_BUILD)/fuzz_front $(FUZZ_BUILD)/fuzz_data $(FUZZ_BUILD)/fuzz_qasm
 	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-data
 	cp -f tests/errors/*.qlx examples/*/*.qlx stdlib/*.qlx $(FUZZ_BUILD)/corpus/ 2>/dev/null || true
 	cp -f tests/data/bad/*.csv examples/*/*.csv $(FUZZ_BUILD)/corpus-data/ 2>/dev/null || true
@@ -139,6 +140,10 @@ fuzz: $(FUZZ_BUILD)/fuzz_front $(FUZZ_BUILD)/fuzz_data
 	  -dict=$(FUZZ_BUILD)/qlx.dict $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_data -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) $(FUZZ_RUN) \
 	  $(FUZZ_BUILD)/corpus-data
+	@mkdir -p $(FUZZ_BUILD)/corpus-qasm
+	cp -f tests/qasm/*.qasm $(FUZZ_BUILD)/corpus-qasm/ 2>/dev/null || true
+	$(FUZZ_BUILD)/fuzz_qasm -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) $(FUZZ_RUN) \
+	  $(FUZZ_BUILD)/corpus-qasm
 
 $(FUZZ_BUILD)/gen/lex.c: lang/lex.re
 	@mkdir -p $(dir $@)

@@ -325,6 +325,7 @@ static int build_branches(Pinn *P)
     return 0;
 }
 
+/* What the arena does not own: the branches' and the tapes' memory. */
 static void free_branches(Pinn *P)
 {
     for (int j = 0; P->br && j < P->nb; j++) {
@@ -333,6 +334,9 @@ static void free_branches(Pinn *P)
         nn_free(&P->br[j].nn);
         nn_work_free(&P->br[j].nw);
     }
+    Level *levels[] = { &P->pk, &P->frc, &P->hyb, &P->mod };
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        tape_free(&levels[i]->tape);
 }
 
 /* Initial values: Xavier for networks (nn_init), angles uniform on

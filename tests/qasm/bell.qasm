@@ -1,0 +1,9 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+rx(pi/3) q[1];
+u3(0.7,0.4,-1.1) q[0];
+barrier q;
