@@ -43,6 +43,8 @@
 #define PINN_STREAM 0x50494E4Eu    /* rng stream of the circuits' initial angles */
 #define PINN_PI 3.14159265358979323846
 
+enum { PT_DATA, PT_COLL, PT_IC };
+
 /* ---- branches ------------------------------------------------------------------ */
 
 typedef struct {
@@ -51,7 +53,7 @@ typedef struct {
     QcWork *qw;
     Nn *nn;
     NnWork *nw;
-    int np, off;           /* its parameters in the global vector */
+    int np, off;           /* its parameters, from the start of a subject's branch part */
     double *dth, *dthd;    /* qc: npoints x np, d out and d (dout/dt) by its angles */
 } Branch;
 
@@ -72,16 +74,28 @@ typedef struct {
     int nt, nb, nl, nv, nc;
 
     Branch *br;
-    int nz;                /* global trainables: free THETAs, linear(), branches */
-    int *theta_slot;       /* nt: its index in the global vector, -1 when FIX */
-    int hyb_off;           /* 2 nl linear() coefficients */
+    /* The trainable vector z: the free THETAs, then one block per subject:
+     * its ETAs (population mode), its linear() coefficients, its branches'
+     * parameters (every subject has networks of its own; the physics and
+     * the population tie them together). */
+    int nz;
+    int *theta_slot;       /* nt: its index in z, -1 when FIX */
+    int nsub, ne;          /* subjects; ETAs trained per subject (0 unless population) */
+    int sub0, sb;          /* the first subject block in z, and its size */
+    int hyb_rel, br_rel;   /* linear() and branches, from a block's start */
+    double *omega;         /* ne: the ETA variances, learnt by EM updates unless FIX */
+    int *omega_fix;        /* ne */
+    double lw_prior;       /* $LOSS PRIOR */
 
-    /* the points, in branch batch order: data, collocation, the initial time */
-    int nd, ncol, npts;
+    /* the points, in branch batch order: subject by subject, its data,
+     * collocation points and initial time */
+    int nd, ncol, npts;    /* data points and collocation points in all */
     double *t;             /* npts */
     const DataRow **row;   /* npts: the record a point reads data items from */
+    int *psub, *pkind;     /* npts: its subject; PT_DATA, PT_COLL or PT_IC */
+    int *sfirst, *scount;  /* nsub: each subject's points */
     double t0;
-    double *a0;            /* nc: the amounts at t0 (the doses given then) */
+    double *a0;            /* nsub x nc: the amounts at t0 (the doses given then) */
 
     /* per-point branch outputs: nb x npts each */
     double *n, *ndot, *gn, *gndot;
@@ -90,10 +104,10 @@ typedef struct {
      * loses its amount at a first-order rate k (d/dt(depot) = -KA*depot),
      * so its amount is the sum over its doses of D exp(-k (t - t_dose)) */
     int *forced;                  /* nc: 1 for such a compartment */
-    int *ndose;                   /* nc */
-    double **dose_t, **dose_amt;  /* nc: its doses */
-    Level frc;                    /* -J_cc of each compartment (its rate), by THETA and $PK */
-    double *kc, *dk;              /* nc; nc x nt: the rates and d rate / d THETA */
+    int *ndose;                   /* nsub x nc */
+    double **dose_t, **dose_amt;  /* nsub x nc: the doses */
+    Level frc;                    /* -J_cc of each compartment (its rate), by THETA, ETA, $PK */
+    double *kc, *dk;              /* nc; nc x nte: the rates and d rate / d (THETA, ETA) */
     double *xf, *dxf;             /* nc amounts at the current point; nc d amount / d rate */
 
     /* levels */
@@ -106,15 +120,19 @@ typedef struct {
     double lw_data, lw_phys, lw_ic;
     double kscale;                /* amounts -> DV's units (0: not yet set) */
 
-    /* scratch */
-    double *theta, *dpk;          /* nt; npk x nt */
+    /* scratch: the subject whose $PK is evaluated (cur), and its values */
+    int cur, nem, nte;            /* nem: the model's ETAs; nte = nt + nem */
+    double *theta, *eta, *dpk;    /* nt (+ nt: d theta / d u); ne_model; npk x nte */
     double *vars, *state;         /* nv; nc */
     double *zin;                  /* the hybrid level's inputs: 2nb + 2nl */
     double *dA, *dAdot, *dV;      /* nc x nzl, nc x nzl, nv x nzl */
     double *gz;                   /* nzl */
-    int nzl;                      /* 2nb + 2nl + nt */
+    int nzl;                      /* 2nb + 2nl + nte */
     double *grad;                 /* nz + nt */
     double *grad2;                /* nz + nt: L-BFGS's */
+    double *zbuf;                 /* 2 x the most points of a subject */
+    int brsize;                   /* the branches' parameters, per subject */
+    int maxpts;                   /* the most points of one subject */
     char err[256];
 } Pinn;
 
@@ -297,11 +315,14 @@ static int build_network(Pinn *P, Branch *b)
     if (nn_ninputs(b->nn) != 1 || nn_noutputs(b->nn) != 1)
         return fail(P, dd->span, "a branch maps TIME to one output: DENSE 1 -> ... -> 1",
                     "this version trains networks of one input and one output");
-    if (nn_work_new(b->nn, P->npts, &b->nw, err) != NN_OK)
+    if (nn_work_new(b->nn, P->maxpts, &b->nw, err) != NN_OK)
         return fail(P, net->span, NULL, err);
     b->np = nn_nparams(b->nn);
     return 0;
 }
+
+static double *block(const Pinn *P, double *z, int i);
+static const double *cblock(const Pinn *P, const double *z, int i);
 
 static int build_branches(Pinn *P)
 {
@@ -315,8 +336,8 @@ static int build_branches(Pinn *P)
             return -1;
         if (b->qc && qc_nobs(b->qc) != 1)
             return fail(P, b->net->span, NULL, "a circuit measures one observable per branch");
-        b->off = P->nz;
-        P->nz += b->np;
+        b->off = P->brsize;
+        P->brsize += b->np;
         if (b->qc) {
             b->dth = mem_alloc(P->a, sizeof(double) * ((size_t)P->npts * (size_t)b->np + 1));
             b->dthd = mem_alloc(P->a, sizeof(double) * ((size_t)P->npts * (size_t)b->np + 1));
@@ -353,9 +374,14 @@ static void init_params(Pinn *P, double *z, uint64_t seed)
                               : th->transform == XF_LOG    ? log(th->init)
                                                            : th->init;
     }
+    /* the first subject's block, copied to the others: every subject's
+     * networks start the same, and its ETAs at 0 */
+    double *b0 = block(P, z, 0);
+    for (int k = 0; k < P->ne; k++)
+        b0[k] = 0;
     for (int k = 0; k < P->nl; k++) {
-        z[P->hyb_off + 2 * k] = 1;
-        z[P->hyb_off + 2 * k + 1] = 0;
+        b0[P->hyb_rel + 2 * k] = 1;
+        b0[P->hyb_rel + 2 * k + 1] = 0;
     }
     for (int j = 0; j < P->nb; j++) {
         Branch *b = &P->br[j];
@@ -363,15 +389,18 @@ static void init_params(Pinn *P, double *z, uint64_t seed)
         const Directive *ds = find_dir(b->net, "SEED");
         if (ds && ds->nitems > 0 && ds->items[0].expr)
             s = (uint64_t)ds->items[0].expr->num;
+        double *bz = b0 + P->br_rel + b->off;
         if (b->nn) {
-            nn_init(b->nn, s, (uint32_t)j, z + b->off);
+            nn_init(b->nn, s, (uint32_t)j, bz);
         } else {
             Rng r;
             rng_init(&r, s, (uint32_t)j, PINN_STREAM);
             for (int i = 0; i < b->np; i++)
-                z[b->off + i] = 2 * PINN_PI * rng_uniform(&r);
+                bz[i] = 2 * PINN_PI * rng_uniform(&r);
         }
     }
+    for (int i = 1; i < P->nsub; i++)
+        memcpy(block(P, z, i), b0, sizeof(double) * (size_t)P->sb);
 }
 
 /* THETA k and d theta / d u from the trainable u. */
@@ -438,24 +467,28 @@ static int build_levels(Pinn *P)
             P->pk_vars[npk++] = v;
     P->npk = npk;
 
-    /* $PK: the variables and d/d THETA */
+    /* $PK: the variables and d/d (THETA, ETA) */
+    int nem = P->nem, nte = P->nte;
     GNode *fs = mem_alloc(P->a, sizeof(GNode) * ((size_t)(m->nvars + 2 * m->ncmts) + 2));
-    GNode *xs = mem_alloc(P->a, sizeof(GNode) * ((size_t)(2 * nb + 2 * nl + nt + m->nvars + m->ncmts) + 1));
+    GNode *xs = mem_alloc(P->a, sizeof(GNode) * ((size_t)(2 * nb + 2 * nl + nte + m->nvars +
+                                                          m->ncmts) + 1));
     for (int i = 0; i < npk; i++)
         fs[i] = graph_output(g, P->li.var_out[P->pk_vars[i]]);
     for (int k = 0; k < nt; k++)
         xs[k] = graph_input(g, GIN_THETA, k);
-    if (level_build(P, &P->pk, fs, npk, xs, nt) != 0)
+    for (int k = 0; k < nem; k++)
+        xs[nt + k] = graph_input(g, GIN_ETA, k);
+    if (level_build(P, &P->pk, fs, npk, xs, nte) != 0)
         return -1;
 
-    /* the depots' rates: -d f_c / d A_c, by THETA and the $PK variables */
+    /* the depots' rates: -d f_c / d A_c, by THETA, ETA and the $PK variables */
     int nfc = 0;
     for (int c = 0; c < m->ncmts; c++)
         if (P->forced[c])
             fs[nfc++] = graph_unary(g, G_NEG, graph_output(g, P->li.jac_state[c * m->ncmts + c]));
     for (int i = 0; i < npk; i++)
-        xs[nt + i] = graph_input(g, GIN_PARAM, P->pk_vars[i]);
-    if (level_build(P, &P->frc, fs, nfc, xs, nt + npk) != 0)
+        xs[nte + i] = graph_input(g, GIN_PARAM, P->pk_vars[i]);
+    if (level_build(P, &P->frc, fs, nfc, xs, nte + npk) != 0)
         return -1;
 
     /* $HYBRID: amounts, their time derivatives, variables */
@@ -523,6 +556,8 @@ static int build_levels(Pinn *P)
         xs[nx++] = graph_input(g, GIN_PARAM, v);
     for (int k = 0; k < nt; k++)
         xs[nx++] = graph_input(g, GIN_THETA, k);
+    for (int k = 0; k < nem; k++)
+        xs[nx++] = graph_input(g, GIN_ETA, k);
     return level_build(P, &P->mod, fs, nf, xs, nx);
 }
 
@@ -535,110 +570,143 @@ static int dose_error(Pinn *P, const DataRow *r, const char *msg)
     return -1;
 }
 
-static int add_dose(Pinn *P, int c, double t, double amt)
+static int add_dose(Pinn *P, int k, double t, double amt)
 {
-    int n = P->ndose[c];
-    P->dose_t[c] = mem_grow(P->a, P->dose_t[c], (size_t)n, (size_t)n + 1, sizeof(double));
-    P->dose_amt[c] = mem_grow(P->a, P->dose_amt[c], (size_t)n, (size_t)n + 1, sizeof(double));
-    P->dose_t[c][n] = t;
-    P->dose_amt[c][n] = amt;
-    P->ndose[c] = n + 1;
+    int n = P->ndose[k];
+    P->dose_t[k] = mem_grow(P->a, P->dose_t[k], (size_t)n, (size_t)n + 1, sizeof(double));
+    P->dose_amt[k] = mem_grow(P->a, P->dose_amt[k], (size_t)n, (size_t)n + 1, sizeof(double));
+    P->dose_t[k][n] = t;
+    P->dose_amt[k][n] = amt;
+    P->ndose[k] = n + 1;
     return 0;
 }
 
+/* Subject i's doses: into a depot the physics solves (any time, ADDL
+ * expanded), or at t0 into a compartment the networks give (its initial
+ * condition). */
+static int subject_doses(Pinn *P, int i)
+{
+    const Model *m = P->m;
+    const DataSubject *s = &P->ds->subjects[i];
+    for (int k = 0; k < s->n; k++) {
+        const DataRow *r = &P->ds->rows[s->first + k];
+        if (r->evid != 1 && r->evid != 4)
+            continue;
+        int c = r->cmt - 1;
+        if (c < 0 || c >= m->ncmts || r->rate != 0 || r->ss != 0)
+            return dose_error(P, r, "an infusion or a steady-state dose is not built into "
+                                    "the physics loss yet: give boluses");
+        if (P->forced[c]) {
+            for (int j = 0; j <= r->addl; j++)
+                if (add_dose(P, i * m->ncmts + c, r->time + j * r->ii, r->amt) != 0)
+                    return -1;
+        } else if (r->time <= P->t0 && r->addl == 0) {
+            P->a0[i * m->ncmts + c] += r->amt;
+        } else {
+            return dose_error(P, r, "a dose into a compartment the networks give can only "
+                                    "be at the initial time (OVER's start); dose into a "
+                                    "depot the physics solves instead");
+        }
+    }
+    return 0;
+}
+
+/* The points, subject by subject: its observations, the collocation
+ * points (evenly spaced over [t0, t1], both ends included) and t0. */
 static int setup_points(Pinn *P)
 {
     const Model *m = P->m;
     const Dataset *ds = P->ds;
-    if (ds->nsubjects != 1)
-        return fail(P, m->loss.rec ? m->loss.rec->name_span : diag_nospan(),
-                    "train on one subject's records, or use FOCEI or SAEM for a population",
-                    "physics-informed training of several subjects (population mode) is not "
-                    "built yet");
-    const DataSubject *s = &ds->subjects[0];
+    int ns = P->nsub = ds->nsubjects, nc = m->ncmts;
     double tmax = 0;
     P->nd = 0;
-    for (int k = 0; k < s->n; k++) {
-        const DataRow *r = &ds->rows[s->first + k];
-        P->nd += data_is_obs(r);
-        tmax = fmax(tmax, r->time);
+    for (int k = 0; k < ds->nrows; k++) {
+        P->nd += data_is_obs(&ds->rows[k]);
+        tmax = fmax(tmax, ds->rows[k].time);
     }
     P->t0 = isfinite(m->loss.over_lo) ? m->loss.over_lo : 0;
     double t1 = isfinite(m->loss.over_hi) ? m->loss.over_hi : tmax;
-    P->ncol = m->loss.physics > 0 ? (m->loss.collocation > 0 ? m->loss.collocation : 100) : 0;
-    P->npts = P->nd + P->ncol + 1;
-    P->t = mem_alloc(P->a, sizeof(double) * (size_t)P->npts);
-    P->row = mem_alloc(P->a, sizeof *P->row * (size_t)P->npts);
-    P->a0 = mem_alloc(P->a, sizeof(double) * ((size_t)m->ncmts + 1));
-    P->ndose = mem_alloc(P->a, sizeof(int) * ((size_t)m->ncmts + 1));
-    P->dose_t = mem_alloc(P->a, sizeof(double *) * ((size_t)m->ncmts + 1));
-    P->dose_amt = mem_alloc(P->a, sizeof(double *) * ((size_t)m->ncmts + 1));
-    memset(P->ndose, 0, sizeof(int) * ((size_t)m->ncmts + 1));
-    memset(P->dose_t, 0, sizeof(double *) * ((size_t)m->ncmts + 1));
-    memset(P->dose_amt, 0, sizeof(double *) * ((size_t)m->ncmts + 1));
-    memset(P->a0, 0, sizeof(double) * ((size_t)m->ncmts + 1));
-    const DataRow *first = &ds->rows[s->first];
-    int i = 0;
-    for (int k = 0; k < s->n; k++) {
-        const DataRow *r = &ds->rows[s->first + k];
-        if (data_is_obs(r)) {
-            P->t[i] = r->time;
-            P->row[i++] = r;
-        }
-        if (r->evid == 1 || r->evid == 4) {
-            int c = r->cmt - 1;
-            if (c < 0 || c >= m->ncmts || r->rate != 0 || r->ss != 0)
-                return dose_error(P, r, "an infusion or a steady-state dose is not built into "
-                                        "the physics loss yet: give boluses");
-            if (P->forced[c]) {
-                /* ADDL repeats it every II */
-                for (int j = 0; j <= r->addl; j++)
-                    if (add_dose(P, c, r->time + j * r->ii, r->amt) != 0)
-                        return -1;
-            } else if (r->time <= P->t0 && r->addl == 0) {
-                P->a0[c] += r->amt;
-            } else {
-                return dose_error(P, r, "a dose into a compartment the networks give can only "
-                                        "be at the initial time (OVER's start); dose into a "
-                                        "depot the physics solves instead");
+    int ncol1 = m->loss.physics > 0 ? (m->loss.collocation > 0 ? m->loss.collocation : 100) : 0;
+    P->ncol = ncol1 * ns;
+    P->npts = P->nd + P->ncol + ns;
+    size_t np = (size_t)P->npts, nsc = (size_t)(ns * nc) + 1;
+    P->t = mem_alloc(P->a, sizeof(double) * np);
+    P->row = mem_alloc(P->a, sizeof *P->row * np);
+    P->psub = mem_alloc(P->a, sizeof(int) * np);
+    P->pkind = mem_alloc(P->a, sizeof(int) * np);
+    P->sfirst = mem_alloc(P->a, sizeof(int) * ((size_t)ns + 1));
+    P->scount = mem_alloc(P->a, sizeof(int) * ((size_t)ns + 1));
+    P->a0 = mem_alloc(P->a, sizeof(double) * nsc);
+    P->ndose = mem_alloc(P->a, sizeof(int) * nsc);
+    P->dose_t = mem_alloc(P->a, sizeof(double *) * nsc);
+    P->dose_amt = mem_alloc(P->a, sizeof(double *) * nsc);
+    memset(P->ndose, 0, sizeof(int) * nsc);
+    memset(P->dose_t, 0, sizeof(double *) * nsc);
+    memset(P->dose_amt, 0, sizeof(double *) * nsc);
+    memset(P->a0, 0, sizeof(double) * nsc);
+    int p = 0;
+    for (int i = 0; i < ns; i++) {
+        const DataSubject *s = &ds->subjects[i];
+        const DataRow *first = &ds->rows[s->first];
+        P->sfirst[i] = p;
+        for (int k = 0; k < s->n; k++) {
+            const DataRow *r = &ds->rows[s->first + k];
+            if (data_is_obs(r)) {
+                P->t[p] = r->time, P->row[p] = r, P->pkind[p] = PT_DATA, P->psub[p++] = i;
             }
         }
+        for (int k = 0; k < ncol1; k++) {
+            P->t[p] = ncol1 > 1 ? P->t0 + (t1 - P->t0) * k / (ncol1 - 1) : P->t0;
+            P->row[p] = first, P->pkind[p] = PT_COLL, P->psub[p++] = i;
+        }
+        P->t[p] = P->t0, P->row[p] = first, P->pkind[p] = PT_IC, P->psub[p++] = i;
+        P->scount[i] = p - P->sfirst[i];
+        if (subject_doses(P, i) != 0)
+            return -1;
     }
-    /* collocation points: evenly spaced over [t0, t1], both ends included */
-    for (int k = 0; k < P->ncol; k++) {
-        P->t[i] = P->ncol > 1 ? P->t0 + (t1 - P->t0) * k / (P->ncol - 1) : P->t0;
-        P->row[i++] = first;
-    }
-    P->t[i] = P->t0;
-    P->row[i] = first;
     return 0;
 }
 
 /* ---- the loss ------------------------------------------------------------------- */
 
-/* Branch outputs and time derivatives at every point. */
+static double *block(const Pinn *P, double *z, int i)
+{
+    return z + P->sub0 + (size_t)i * (size_t)P->sb;
+}
+
+static const double *cblock(const Pinn *P, const double *z, int i)
+{
+    return z + P->sub0 + (size_t)i * (size_t)P->sb;
+}
+
+/* Branch outputs and time derivatives at every point, each subject with
+ * its own parameters. */
 static int run_branches(Pinn *P, const double *z)
 {
-    for (int j = 0; j < P->nb; j++) {
-        Branch *b = &P->br[j];
-        double *n = P->n + (size_t)j * P->npts, *nd = P->ndot + (size_t)j * P->npts;
-        if (b->nn) {
-            if (nn_forward_tangent(b->nw, z + b->off, P->npts, P->t, 0, n, nd) != NN_OK) {
-                snprintf(P->err, sizeof P->err, "%s", nn_work_error(b->nw));
-                return -1;
+    for (int i = 0; i < P->nsub; i++) {
+        int p0 = P->sfirst[i], np = P->scount[i];
+        const double *bz = cblock(P, z, i) + P->br_rel;
+        for (int j = 0; j < P->nb; j++) {
+            Branch *b = &P->br[j];
+            double *n = P->n + (size_t)j * P->npts + p0, *nd = P->ndot + (size_t)j * P->npts + p0;
+            if (b->nn) {
+                if (nn_forward_tangent(b->nw, bz + b->off, np, P->t + p0, 0, n, nd) != NN_OK) {
+                    snprintf(P->err, sizeof P->err, "%s", nn_work_error(b->nw));
+                    return -1;
+                }
+                continue;
             }
-        } else {
             double one = 1;
             QcEval e;
             memset(&e, 0, sizeof e);
-            e.npoints = P->npts;
-            e.x = P->t;
-            e.theta = z + b->off;
+            e.npoints = np;
+            e.x = P->t + p0;
+            e.theta = bz + b->off;
             e.out = n;
-            e.dtheta = b->dth;
+            e.dtheta = b->dth + (size_t)p0 * b->np;
             e.dir = &one;
             e.dout_dir = nd;
-            e.dtheta_dir = b->dthd;
+            e.dtheta_dir = b->dthd + (size_t)p0 * b->np;
             if (qc_eval(b->qc, b->qw, &e) != QC_OK) {
                 snprintf(P->err, sizeof P->err, "%s", qc_work_error(b->qw));
                 return -1;
@@ -648,77 +716,86 @@ static int run_branches(Pinn *P, const double *z)
     return 0;
 }
 
-static void branch_backward(Pinn *P, const double *z)
+/* The branch parts of the gradient (P->gn, P->gndot at every point) back
+ * through each subject's branches into grad. */
+static void branch_backward(Pinn *P, const double *z, double *grad)
 {
-    for (int j = 0; j < P->nb; j++) {
-        Branch *b = &P->br[j];
-        const double *gn = P->gn + (size_t)j * P->npts, *gd = P->gndot + (size_t)j * P->npts;
-        if (b->nn) {
-            nn_backward(b->nw, z + b->off, P->t, gn, gd, P->grad + b->off, NULL);
-        } else {
-            for (int p = 0; p < P->npts; p++)
-                for (int i = 0; i < b->np; i++)
-                    P->grad[b->off + i] += gn[p] * b->dth[(size_t)p * b->np + i] +
-                                           gd[p] * b->dthd[(size_t)p * b->np + i];
+    for (int i = 0; i < P->nsub; i++) {
+        int p0 = P->sfirst[i], np = P->scount[i];
+        const double *bz = cblock(P, z, i) + P->br_rel;
+        double *bg = block(P, grad, i) + P->br_rel;
+        for (int j = 0; j < P->nb; j++) {
+            Branch *b = &P->br[j];
+            const double *gn = P->gn + (size_t)j * P->npts + p0;
+            const double *gd = P->gndot + (size_t)j * P->npts + p0;
+            if (b->nn) {
+                /* nn_backward reads the activations of its last forward
+                 * pass: run this subject's again */
+                if (P->nsub > 1)
+                    nn_forward_tangent(b->nw, bz + b->off, np, P->t + p0, 0, P->zbuf,
+                                       P->zbuf + np);
+                nn_backward(b->nw, bz + b->off, P->t + p0, gn, gd, bg + b->off, NULL);
+                continue;
+            }
+            for (int p = 0; p < np; p++)
+                for (int k = 0; k < b->np; k++)
+                    bg[b->off + k] += gn[p] * b->dth[(size_t)(p0 + p) * b->np + k] +
+                                      gd[p] * b->dthd[(size_t)(p0 + p) * b->np + k];
         }
     }
 }
 
-/* The $PK variables and their THETA derivatives (P->dpk). */
-static void eval_pk(Pinn *P)
+/* Subject i's THETAs are shared; its ETAs are its block's (0 outside
+ * population mode).  Then its $PK variables, their derivatives by the
+ * THETAs and ETAs (P->dpk), and its depots' rates (P->kc, P->dk). */
+static void eval_subject(Pinn *P, const double *z, int i)
 {
+    P->cur = i;
+    for (int k = 0; k < P->nem; k++)
+        P->eta[k] = P->ne > 0 ? cblock(P, z, i)[k] : 0;
+    const DataRow *first = &P->ds->rows[P->ds->subjects[i].first];
     GInputs in = { { 0 } };
-    double zero_eta[64] = { 0 };
     in.v[GIN_THETA] = P->theta;
-    in.v[GIN_ETA] = zero_eta;
-    in.v[GIN_DATA] = P->row[P->npts - 1]->v;
+    in.v[GIN_ETA] = P->eta;
+    in.v[GIN_DATA] = first->v;
     in.v[GIN_TIME] = &P->t0;
     in.v[GIN_PARAM] = P->vars;
     tape_eval(P->pk.tape, &in, P->pk.work, P->pk.out);
-    for (int i = 0; i < P->npk; i++) {
-        P->vars[P->pk_vars[i]] = lv(&P->pk, i)[0];
-        memcpy(P->dpk + (size_t)i * P->nt, lv(&P->pk, i) + 1, sizeof(double) * (size_t)P->nt);
+    int nte = P->nte;
+    for (int k = 0; k < P->npk; k++) {
+        P->vars[P->pk_vars[k]] = lv(&P->pk, k)[0];
+        memcpy(P->dpk + (size_t)k * nte, lv(&P->pk, k) + 1, sizeof(double) * (size_t)nte);
     }
-}
-
-/* The depots' rates k_c and d k_c / d THETA, at the initial record. */
-static void eval_rates(Pinn *P)
-{
-    GInputs in = { { 0 } };
-    double zero_eta[64] = { 0 };
-    in.v[GIN_THETA] = P->theta;
-    in.v[GIN_ETA] = zero_eta;
-    in.v[GIN_PARAM] = P->vars;
-    in.v[GIN_DATA] = P->row[P->npts - 1]->v;
-    in.v[GIN_TIME] = &P->t0;
     tape_eval(P->frc.tape, &in, P->frc.work, P->frc.out);
-    int nt = P->nt, f = 0;
+    int f = 0;
     for (int c = 0; c < P->nc; c++) {
         if (!P->forced[c])
             continue;
         const double *row = lv(&P->frc, f++);
         P->kc[c] = row[0];
-        for (int k = 0; k < nt; k++) {
+        for (int k = 0; k < nte; k++) {
             double d = row[1 + k];
-            for (int i = 0; i < P->npk; i++)
-                d += row[1 + nt + i] * P->dpk[(size_t)i * nt + k];
-            P->dk[(size_t)c * nt + k] = d;
+            for (int j = 0; j < P->npk; j++)
+                d += row[1 + nte + j] * P->dpk[(size_t)j * nte + k];
+            P->dk[(size_t)c * nte + k] = d;
         }
     }
 }
 
-/* The depots' amounts at time t: each dose given by then, decayed. */
+/* The depots' amounts at time t for the current subject: each dose
+ * given by then, decayed. */
 static void eval_forced(Pinn *P, double t)
 {
     for (int c = 0; c < P->nc; c++) {
         if (!P->forced[c])
             continue;
+        int k = P->cur * P->nc + c;
         double x = 0, dx = 0;
-        for (int j = 0; j < P->ndose[c]; j++) {
-            double s = t - P->dose_t[c][j];
+        for (int j = 0; j < P->ndose[k]; j++) {
+            double s = t - P->dose_t[k][j];
             if (s < 0)
                 continue;
-            double e = P->dose_amt[c][j] * exp(-P->kc[c] * s);
+            double e = P->dose_amt[k][j] * exp(-P->kc[c] * s);
             x += e;
             dx -= s * e;
         }
@@ -728,15 +805,17 @@ static void eval_forced(Pinn *P, double t)
 }
 
 /* Derivative of a hybrid-level function (row h, its 1 + nx entries) by the
- * local inputs z = (NET 2nb, HYB 2nl, THETA nt), $PK variables folded in. */
+ * local inputs z = (NET 2nb, HYB 2nl, THETA nt, ETA nem), $PK variables
+ * folded in. */
 static void hyb_grad(const Pinn *P, const double *h, double *dz)
 {
-    int nb2 = 2 * P->nb, nl2 = 2 * P->nl, nt = P->nt;
+    int nb2 = 2 * P->nb, nl2 = 2 * P->nl, nt = P->nt, nte = P->nte;
     memcpy(dz, h + 1, sizeof(double) * (size_t)(nb2 + nl2 + nt));
+    memset(dz + nb2 + nl2 + nt, 0, sizeof(double) * (size_t)P->nem);
     const double *dp = h + 1 + nb2 + nl2 + nt;
     for (int i = 0; i < P->npk; i++)
-        for (int k = 0; k < nt; k++)
-            dz[nb2 + nl2 + k] += dp[i] * P->dpk[(size_t)i * nt + k];
+        for (int k = 0; k < nte; k++)
+            dz[nb2 + nl2 + k] += dp[i] * P->dpk[(size_t)i * nte + k];
 }
 
 /* At point p: the amounts, their time derivatives and the $HYBRID
@@ -750,8 +829,9 @@ static void eval_hybrid(Pinn *P, int p, const double *z)
     }
     GInputs in = { { 0 } };
     in.v[GIN_NET] = P->zin;
-    in.v[GIN_HYB] = z + P->hyb_off;
+    in.v[GIN_HYB] = cblock(P, z, P->psub[p]) + P->hyb_rel;
     in.v[GIN_THETA] = P->theta;
+    in.v[GIN_ETA] = P->eta;
     in.v[GIN_PARAM] = P->vars;
     in.v[GIN_DATA] = P->row[p]->v;
     in.v[GIN_TIME] = &P->t[p];
@@ -770,7 +850,6 @@ static void eval_hybrid(Pinn *P, int p, const double *z)
             int c = -1 - it;
             P->state[c] = lv(&P->hyb, 2 * i)[0];
             hyb_grad(P, lv(&P->hyb, 2 * i), P->dA + (size_t)c * nzl);
-            P->state[c] = lv(&P->hyb, 2 * i)[0];
             hyb_grad(P, lv(&P->hyb, 2 * i + 1), P->dAdot + (size_t)c * nzl);
         } else {
             const double *h = lv(&P->hyb, nhc + i);
@@ -781,19 +860,19 @@ static void eval_hybrid(Pinn *P, int p, const double *z)
 }
 
 /* d F / dz for a model-level function (row f): through the amounts, the
- * variables ($PK and $HYBRID) and THETA directly.  Into P->gz, scaled by w
- * and added. */
+ * variables ($PK and $HYBRID), THETA and ETA directly.  Into P->gz, scaled
+ * by w and added. */
 static void model_grad_add(Pinn *P, const double *f, double w)
 {
-    int nc = P->nc, nv = P->nv, nzl = P->nzl, th0 = 2 * P->nb + 2 * P->nl;
+    int nc = P->nc, nv = P->nv, nzl = P->nzl, th0 = 2 * P->nb + 2 * P->nl, nte = P->nte;
     const double *ds = f + 1, *dv = ds + nc, *dt = dv + nv;
     for (int c = 0; c < nc; c++) {
         if (ds[c] != 0 && P->hyb_cmt[c] >= 0)
             for (int k = 0; k < nzl; k++)
                 P->gz[k] += w * ds[c] * P->dA[(size_t)c * nzl + k];
         if (ds[c] != 0 && P->forced[c])
-            for (int k = 0; k < P->nt; k++)
-                P->gz[th0 + k] += w * ds[c] * P->dxf[c] * P->dk[(size_t)c * P->nt + k];
+            for (int k = 0; k < nte; k++)
+                P->gz[th0 + k] += w * ds[c] * P->dxf[c] * P->dk[(size_t)c * nte + k];
     }
     for (int v = 0; v < nv; v++) {
         if (dv[v] == 0)
@@ -804,36 +883,41 @@ static void model_grad_add(Pinn *P, const double *f, double w)
         } else if (P->m->vars[v].rec == REC_PK) {
             for (int i = 0; i < P->npk; i++)
                 if (P->pk_vars[i] == v)
-                    for (int k = 0; k < P->nt; k++)
-                        P->gz[th0 + k] += w * dv[v] * P->dpk[(size_t)i * P->nt + k];
+                    for (int k = 0; k < nte; k++)
+                        P->gz[th0 + k] += w * dv[v] * P->dpk[(size_t)i * nte + k];
         }
     }
-    for (int k = 0; k < P->nt; k++)
+    for (int k = 0; k < nte; k++)    /* THETAs, then ETAs, read directly */
         P->gz[th0 + k] += w * dt[k];
 }
 
-/* Scatter P->gz of point p: branch parts to gn/gndot, the rest to grad. */
-static void scatter(Pinn *P, int p)
+/* Scatter P->gz of point p: branch parts to gn/gndot, the linear()
+ * coefficients and ETAs to the subject's block, THETAs to grad[nz + k]
+ * (mapped to the trained u later). */
+static void scatter(Pinn *P, int p, double *grad)
 {
     int nb = P->nb, th0 = 2 * nb + 2 * P->nl;
+    double *bg = block(P, grad, P->psub[p]);
     for (int j = 0; j < nb; j++) {
         P->gn[(size_t)j * P->npts + p] += P->gz[j];
         P->gndot[(size_t)j * P->npts + p] += P->gz[nb + j];
     }
     for (int k = 0; k < 2 * P->nl; k++)
-        P->grad[P->hyb_off + k] += P->gz[2 * nb + k];
+        bg[P->hyb_rel + k] += P->gz[2 * nb + k];
     for (int k = 0; k < P->nt; k++)
-        P->grad[P->nz + k] += P->gz[th0 + k];   /* d/d theta, mapped to u later */
+        grad[P->nz + k] += P->gz[th0 + k];
+    for (int k = 0; k < P->ne; k++)
+        bg[k] += P->gz[th0 + P->nt + k];
 }
 
 static void eval_model(Pinn *P, int p)
 {
     GInputs in = { { 0 } };
-    double zero_eta[64] = { 0 }, zero_eps[64] = { 0 };
+    double zero_eps[64] = { 0 };
     in.v[GIN_STATE] = P->state;
     in.v[GIN_PARAM] = P->vars;
     in.v[GIN_THETA] = P->theta;
-    in.v[GIN_ETA] = zero_eta;
+    in.v[GIN_ETA] = P->eta;
     in.v[GIN_EPS] = zero_eps;
     in.v[GIN_DATA] = P->row[p]->v;
     in.v[GIN_TIME] = &P->t[p];
@@ -844,11 +928,13 @@ static void eval_model(Pinn *P, int p)
  * the data term is in DV's units.  So that the $LOSS weights compare
  * like with like, the residuals are put into DV's units by the factor
  * max_c |d pred / d A_c| (1/V for IPRED = central/V), taken once, at the
- * initial values and the initial time, and held fixed (a factor that
- * moved with the parameters would change the problem as it is solved). */
+ * initial values and the first subject's initial time, and held fixed (a
+ * factor that moved with the parameters would change the problem as it
+ * is solved). */
 static void set_scale(Pinn *P, const double *z)
 {
-    int p = P->npts - 1;
+    int p = P->sfirst[0] + P->scount[0] - 1;
+    eval_subject(P, z, 0);
     eval_hybrid(P, p, z);
     eval_model(P, p);
     const double *f = lv(&P->mod, P->pred_item);
@@ -858,49 +944,70 @@ static void set_scale(Pinn *P, const double *z)
     P->kscale = k > 0 && isfinite(k) ? k : 1;
 }
 
-/* The loss at z and, with grad, its gradient (nz). */
+/* The THETAs from z (P->theta, and d theta / d u after them). */
+static void set_thetas(Pinn *P, const double *z)
+{
+    double *dtdu = P->theta + P->nt;
+    for (int k = 0; k < P->nt; k++) {
+        dtdu[k] = 0;
+        const ModelTheta *th = &P->m->thetas[k];
+        P->theta[k] = P->theta_slot[k] < 0 ? th->init
+                                           : theta_of(th, z[P->theta_slot[k]], &dtdu[k]);
+    }
+}
+
+/* The population term: PRIOR / nsub * sum_i eta_i' Omega^-1 eta_i. */
+static double prior_term(Pinn *P, const double *z, double *grad)
+{
+    double sum = 0, w = P->lw_prior / P->nsub;
+    for (int i = 0; P->ne > 0 && i < P->nsub; i++) {
+        const double *eta = cblock(P, z, i);
+        for (int k = 0; k < P->ne; k++) {
+            sum += w * eta[k] * eta[k] / P->omega[k];
+            if (grad)
+                block(P, grad, i)[k] += 2 * w * eta[k] / P->omega[k];
+        }
+    }
+    return sum;
+}
+
+/* The loss at z and, with grad, its gradient (nz + nt: the THETA part
+ * d/d theta at grad[nz..], folded into the trained u on the way out). */
 static int loss(Pinn *P, const double *z, PinnLoss *L, double *grad)
 {
-    const Model *m = P->m;
     int nt = P->nt, nzl = P->nzl, nc = P->nc;
-    double *dtdu = P->theta + nt;
-    for (int k = 0; k < nt; k++) {
-        dtdu[k] = 0;
-        P->theta[k] = P->theta_slot[k] < 0 ? m->thetas[k].init
-                                           : theta_of(&m->thetas[k], z[P->theta_slot[k]], &dtdu[k]);
-    }
+    set_thetas(P, z);
     if (run_branches(P, z) != 0)
         return -1;
-    eval_pk(P);
-    eval_rates(P);
-    P->grad = grad ? grad : P->grad;
+    if (P->kscale == 0)
+        set_scale(P, z);
     if (grad)
-        memset(P->grad, 0, sizeof(double) * (size_t)(P->nz + nt));
+        memset(grad, 0, sizeof(double) * (size_t)(P->nz + nt));
     memset(P->gn, 0, sizeof(double) * (size_t)(P->nb * P->npts));
     memset(P->gndot, 0, sizeof(double) * (size_t)(P->nb * P->npts));
     memset(L, 0, sizeof *L);
     int nphys = 0, nic = 0;
-    for (int c = 0; c < nc; c++)
-        if (P->hyb_cmt[c] >= 0 && P->li.des_out[c] >= 0)
-            nphys++;
-    for (int c = 0; c < nc; c++)
+    for (int c = 0; c < nc; c++) {
+        nphys += P->hyb_cmt[c] >= 0 && P->li.des_out[c] >= 0;
         nic += P->hyb_cmt[c] >= 0;
-    if (P->kscale == 0)
-        set_scale(P, z);
+    }
+    double k2 = P->kscale * P->kscale;
     for (int p = 0; p < P->npts; p++) {
+        if (p == P->sfirst[P->psub[p]])
+            eval_subject(P, z, P->psub[p]);
         eval_hybrid(P, p, z);
         eval_model(P, p);
         memset(P->gz, 0, sizeof(double) * (size_t)nzl);
-        if (p < P->nd) {
-            /* the data: (pred - DV)^2 / nd */
+        if (P->pkind[p] == PT_DATA) {
+            /* the data: (pred - DV)^2 over every observation */
             const double *f = lv(&P->mod, P->pred_item);
             double r = f[0] - P->row[p]->dv, w = P->lw_data / P->nd;
             L->data += w * r * r;
             if (grad)
                 model_grad_add(P, f, 2 * w * r);
-        } else if (p < P->nd + P->ncol) {
+        } else if (P->pkind[p] == PT_COLL) {
             /* the physics: (dA/dt - f(A))^2 over amounts and points */
-            double w = P->lw_phys * P->kscale * P->kscale / (P->ncol * (nphys > 0 ? nphys : 1));
+            double w = P->lw_phys * k2 / (P->ncol * (nphys > 0 ? nphys : 1));
             for (int c = 0; c < nc; c++) {
                 if (P->hyb_cmt[c] < 0 || P->li.des_out[c] < 0)
                     continue;
@@ -915,11 +1022,11 @@ static int loss(Pinn *P, const double *z, PinnLoss *L, double *grad)
             }
         } else {
             /* the initial condition: (A(t0) - doses at t0)^2 over amounts */
-            double w = P->lw_ic * P->kscale * P->kscale / (nic > 0 ? nic : 1);
+            double w = P->lw_ic * k2 / (P->nsub * (nic > 0 ? nic : 1));
             for (int c = 0; c < nc; c++) {
                 if (P->hyb_cmt[c] < 0)
                     continue;
-                double r = P->state[c] - P->a0[c];
+                double r = P->state[c] - P->a0[P->psub[p] * nc + c];
                 L->initial += w * r * r;
                 if (grad)
                     for (int k = 0; k < nzl; k++)
@@ -927,16 +1034,34 @@ static int loss(Pinn *P, const double *z, PinnLoss *L, double *grad)
             }
         }
         if (grad)
-            scatter(P, p);
+            scatter(P, p, grad);
     }
-    L->total = L->data + L->physics + L->initial;
+    L->prior = prior_term(P, z, grad);
+    L->total = L->data + L->physics + L->initial + L->prior;
     if (grad) {
-        branch_backward(P, z);
+        branch_backward(P, z, grad);
+        double *dtdu = P->theta + nt;
         for (int k = 0; k < nt; k++)
             if (P->theta_slot[k] >= 0)
                 grad[P->theta_slot[k]] += grad[P->nz + k] * dtdu[k];
     }
     return isfinite(L->total) ? 0 : -1;
+}
+
+/* Population mode: each ETA variance becomes the mean square of the
+ * subjects' ETAs (the M step of an EM iteration on the conditional
+ * modes), unless FIX.  Not a gradient step: on a joint objective the
+ * spread's gradient would drive it to zero with the ETAs. */
+static void update_omega(Pinn *P, const double *z)
+{
+    for (int k = 0; k < P->ne; k++) {
+        if (P->omega_fix[k])
+            continue;
+        double s = 0;
+        for (int i = 0; i < P->nsub; i++)
+            s += cblock(P, z, i)[k] * cblock(P, z, i)[k];
+        P->omega[k] = fmax(s / P->nsub, 1e-6);
+    }
 }
 
 /* ---- set-up and Adam -------------------------------------------------------------- */
@@ -1031,23 +1156,45 @@ static int setup(Pinn *P)
         return -1;
     if (setup_points(P) != 0)
         return -1;
+    P->maxpts = 0;
+    for (int i = 0; i < P->nsub; i++)
+        P->maxpts = P->scount[i] > P->maxpts ? P->scount[i] : P->maxpts;
+    P->nem = m->omega.n;
+    P->nte = P->nt + P->nem;
+    /* population mode: several subjects, each with ETAs of its own */
+    P->ne = P->nsub > 1 ? P->nem : 0;
+    P->omega = mem_alloc(P->a, sizeof(double) * ((size_t)P->nem + 1));
+    P->omega_fix = mem_alloc(P->a, sizeof(int) * ((size_t)P->nem + 1));
+    for (int k = 0; k < P->nem; k++) {
+        P->omega[k] = m->omega.cov[k * P->nem + k];
+        P->omega_fix[k] = m->omega.block_fix[m->omega.block[k]];
+        if (P->ne > 0 && !(P->omega[k] > 0))
+            return fail(P, m->omega.spans[k], "give it a positive initial variance",
+                        "population training needs every ETA variance positive");
+    }
     P->theta_slot = mem_alloc(P->a, sizeof(int) * ((size_t)P->nt + 1));
     for (int k = 0; k < P->nt; k++)
         P->theta_slot[k] = m->thetas[k].fix ? -1 : P->nz++;
-    P->hyb_off = P->nz;
-    P->nz += 2 * P->nl;
     if (build_branches(P) != 0 || build_levels(P) != 0)
         return -1;
+    P->hyb_rel = P->ne;
+    P->br_rel = P->ne + 2 * P->nl;
+    P->sb = P->br_rel + P->brsize;
+    P->sub0 = P->nz;
+    P->nz += P->nsub * P->sb;
     P->lw_data = m->loss.data;
     P->lw_phys = m->loss.physics;
     P->lw_ic = m->loss.initial;
-    P->nzl = 2 * P->nb + 2 * P->nl + P->nt;
+    P->lw_prior = m->loss.prior;
+    P->nzl = 2 * P->nb + 2 * P->nl + P->nte;
     size_t np = (size_t)P->npts, nb = (size_t)P->nb;
     double **bufs[] = { &P->n, &P->ndot, &P->gn, &P->gndot };
     for (size_t i = 0; i < 4; i++)
         *bufs[i] = mem_alloc(P->a, sizeof(double) * (nb * np + 1));
     P->theta = mem_alloc(P->a, sizeof(double) * (2 * (size_t)P->nt + 1));
-    P->dpk = mem_alloc(P->a, sizeof(double) * ((size_t)(P->npk * P->nt) + 1));
+    P->eta = mem_alloc(P->a, sizeof(double) * ((size_t)P->nem + 1));
+    P->dpk = mem_alloc(P->a, sizeof(double) * ((size_t)(P->npk * P->nte) + 1));
+    P->zbuf = mem_alloc(P->a, sizeof(double) * (2 * (size_t)P->maxpts + 1));
     P->vars = mem_alloc(P->a, sizeof(double) * ((size_t)P->nv + 1));
     memset(P->vars, 0, sizeof(double) * ((size_t)P->nv + 1));
     P->state = mem_alloc(P->a, sizeof(double) * ((size_t)P->nc + 1));
@@ -1057,7 +1204,7 @@ static int setup(Pinn *P)
     P->dV = mem_alloc(P->a, sizeof(double) * ((size_t)(P->nv * P->nzl) + 1));
     P->gz = mem_alloc(P->a, sizeof(double) * ((size_t)P->nzl + 1));
     P->kc = mem_alloc(P->a, sizeof(double) * ((size_t)P->nc + 1));
-    P->dk = mem_alloc(P->a, sizeof(double) * ((size_t)(P->nc * P->nt) + 1));
+    P->dk = mem_alloc(P->a, sizeof(double) * ((size_t)(P->nc * P->nte) + 1));
     P->xf = mem_alloc(P->a, sizeof(double) * ((size_t)P->nc + 1));
     P->dxf = mem_alloc(P->a, sizeof(double) * ((size_t)P->nc + 1));
     P->grad = mem_alloc(P->a, sizeof(double) * ((size_t)(P->nz + P->nt) + 1));
@@ -1086,8 +1233,11 @@ static void progress(const Pinn *P, FILE *log, const char *method, int e, int ep
         return;
     if (!tty && e % 100 != 0 && e != epochs)
         return;
-    fprintf(log, "%sqlxc: %s epoch %4d/%d  loss %.6g  (data %.4g  physics %.4g  initial %.4g)",
+    fprintf(log, "%sqlxc: %s epoch %4d/%d  loss %.6g  (data %.4g  physics %.4g  initial %.4g",
             tty ? "\r" : "", method, e, epochs, L->total, L->data, L->physics, L->initial);
+    if (P->ne > 0)
+        fprintf(log, "  prior %.4g", L->prior);
+    fputc(')', log);
     for (int k = 0; k < P->nt && k < 4; k++)
         if (P->theta_slot[k] >= 0)
             fprintf(log, "  %s %.5g", P->m->thetas[k].name, P->theta[k]);
@@ -1134,6 +1284,10 @@ static int step_adam(Pinn *P, double *z, const ModelEst *est, FILE *log, PinnRes
             z[i] -= lr * (mo[i] / (1 - b1t)) / (sqrt(ve[i] / (1 - b2t)) + eps);
         }
     }
+    /* OMEGA held during the step, then updated (an EM iteration whose E
+     * step is the whole step: updating it every epoch, before the ETAs
+     * have reached their modes, drives it and them to zero) */
+    update_omega(P, z);
     free(g), free(mo), free(ve);
     return rc;
 }
@@ -1190,8 +1344,10 @@ static int step_lbfgs(Pinn *P, double *z, const ModelEst *est, FILE *log, PinnRe
     st.callback = lbfgs_iter;
     st.callback_ctx = &c;
     OptResult res;
+    /* OMEGA held during the step (L-BFGS needs one objective), then updated */
     OptStatus s = opt_minimize(w, lbfgs_fn, &c, z, &st, &res);
     opt_free(&w);
+    update_omega(P, z);
     if (s == OPT_NONFINITE_START || s == OPT_ABORTED || s == OPT_BAD_INPUT)
         return loss_failed(P, est, r->epochs);
     if (log)
@@ -1231,61 +1387,101 @@ static int train(Pinn *P, double *z, const PinnOpts *o, PinnResult *r)
     return 0;
 }
 
-/* Predictions at the data and on a grid, at z. */
+/* Subject i's predictions at n times (out), at z: its points' times are
+ * replaced batch by batch, the branches run, and put back. */
+static int predict_at(Pinn *P, const double *z, int i, const double *t, int n, double *out)
+{
+    int p0 = P->sfirst[i], cap = P->scount[i], done = 0;
+    double *tsave = malloc(sizeof(double) * (size_t)cap);
+    const DataRow **rsave = malloc(sizeof *rsave * (size_t)cap);
+    if (!tsave || !rsave) {
+        free(tsave), free(rsave);
+        return -1;
+    }
+    memcpy(tsave, P->t + p0, sizeof(double) * (size_t)cap);
+    memcpy(rsave, P->row + p0, sizeof *rsave * (size_t)cap);
+    const DataRow *first = &P->ds->rows[P->ds->subjects[i].first];
+    int rc = 0;
+    while (done < n && rc == 0) {
+        int nb = n - done < cap ? n - done : cap;
+        for (int p = 0; p < cap; p++) {
+            P->t[p0 + p] = t[done + (p < nb ? p : nb - 1)];
+            P->row[p0 + p] = first;
+        }
+        if (run_branches(P, z) != 0) {
+            rc = -1;
+            break;
+        }
+        eval_subject(P, z, i);
+        for (int p = 0; p < nb; p++) {
+            eval_hybrid(P, p0 + p, z);
+            eval_model(P, p0 + p);
+            out[done + p] = lv(&P->mod, P->pred_item)[0];
+        }
+        done += nb;
+    }
+    memcpy(P->t + p0, tsave, sizeof(double) * (size_t)cap);
+    memcpy(P->row + p0, rsave, sizeof *rsave * (size_t)cap);
+    free(tsave), free(rsave);
+    return rc;
+}
+
+/* Predictions at the data and on a grid of each subject, at z; the ETAs
+ * and the OMEGA of population mode. */
 static int predictions(Pinn *P, const double *z, PinnResult *r)
 {
-    int nd = P->nd, ng = 200;
-    double t1 = P->t0;
-    for (int p = 0; p < P->npts; p++)
-        t1 = fmax(t1, P->t[p]);
+    int nd = P->nd, ns = P->nsub, g1 = 200;
     r->ndata = nd;
-    r->ngrid = ng;
+    r->ngrid = g1 * ns;
+    r->nsub = ns;
+    r->ne = P->ne;
+    r->data_id = calloc((size_t)nd + 1, sizeof(double));
     r->data_time = calloc((size_t)nd + 1, sizeof(double));
     r->data_dv = calloc((size_t)nd + 1, sizeof(double));
     r->data_pred = calloc((size_t)nd + 1, sizeof(double));
-    r->grid_time = calloc((size_t)ng + 1, sizeof(double));
-    r->grid_pred = calloc((size_t)ng + 1, sizeof(double));
-    if (!r->data_time || !r->data_dv || !r->data_pred || !r->grid_time || !r->grid_pred)
+    r->grid_id = calloc((size_t)r->ngrid + 1, sizeof(double));
+    r->grid_time = calloc((size_t)r->ngrid + 1, sizeof(double));
+    r->grid_pred = calloc((size_t)r->ngrid + 1, sizeof(double));
+    r->sub_id = calloc((size_t)ns + 1, sizeof(double));
+    r->eta = calloc((size_t)(ns * P->ne) + 1, sizeof(double));
+    r->omega = calloc((size_t)P->ne + 1, sizeof(double));
+    if (!r->data_id || !r->data_time || !r->data_dv || !r->data_pred || !r->grid_id ||
+        !r->grid_time || !r->grid_pred || !r->sub_id || !r->eta || !r->omega)
         return -1;
     PinnLoss L;
     if (loss(P, z, &L, NULL) != 0)
         return -1;
-    for (int p = 0; p < nd; p++) {
+    int k = 0;
+    for (int p = 0; p < P->npts; p++) {
+        if (p == P->sfirst[P->psub[p]])
+            eval_subject(P, z, P->psub[p]);
+        if (P->pkind[p] != PT_DATA)
+            continue;
         eval_hybrid(P, p, z);
         eval_model(P, p);
-        r->data_time[p] = P->t[p];
-        r->data_dv[p] = P->row[p]->dv;
-        r->data_pred[p] = lv(&P->mod, P->pred_item)[0];
+        r->data_id[k] = P->ds->subjects[P->psub[p]].id;
+        r->data_time[k] = P->t[p];
+        r->data_dv[k] = P->row[p]->dv;
+        r->data_pred[k++] = lv(&P->mod, P->pred_item)[0];
     }
-    /* the grid reuses the points' buffers: the collocation points are
-     * overwritten in batches of at most ncol + nd */
-    int cap = P->npts, done = 0;
-    double *tsave = malloc(sizeof(double) * (size_t)cap);
-    if (!tsave)
-        return -1;
-    memcpy(tsave, P->t, sizeof(double) * (size_t)cap);
-    while (done < ng) {
-        int nb = ng - done < cap ? ng - done : cap;
-        for (int p = 0; p < cap; p++) {
-            int k = done + (p < nb ? p : nb - 1);
-            P->t[p] = P->t0 + (t1 - P->t0) * k / (ng - 1);
+    for (int i = 0; i < ns; i++) {
+        const DataSubject *s = &P->ds->subjects[i];
+        double t1 = P->t0;
+        for (int j = 0; j < s->n; j++)
+            t1 = fmax(t1, P->ds->rows[s->first + j].time);
+        double *gt = r->grid_time + (size_t)i * g1;
+        for (int j = 0; j < g1; j++) {
+            gt[j] = P->t0 + (t1 - P->t0) * j / (g1 - 1);
+            r->grid_id[(size_t)i * g1 + j] = s->id;
         }
-        if (run_branches(P, z) != 0)
-            break;
-        for (int p = 0; p < nb; p++) {
-            const DataRow *keep = P->row[p];
-            P->row[p] = P->row[P->npts - 1];
-            eval_hybrid(P, p, z);
-            eval_model(P, p);
-            P->row[p] = keep;
-            r->grid_time[done + p] = P->t[p];
-            r->grid_pred[done + p] = lv(&P->mod, P->pred_item)[0];
-        }
-        done += nb;
+        if (predict_at(P, z, i, gt, g1, r->grid_pred + (size_t)i * g1) != 0)
+            return -1;
+        r->sub_id[i] = s->id;
+        for (int e = 0; e < P->ne; e++)
+            r->eta[(size_t)i * P->ne + e] = cblock(P, z, i)[e];
     }
-    memcpy(P->t, tsave, sizeof(double) * (size_t)cap);
-    free(tsave);
-    return done == ng ? 0 : -1;
+    memcpy(r->omega, P->omega, sizeof(double) * (size_t)P->ne);
+    return 0;
 }
 
 /* Each branch's output at the data, and each circuit as OpenQASM with
@@ -1301,8 +1497,9 @@ static int branch_results(Pinn *P, const double *z, PinnResult *r)
     if (loss(P, z, &L, NULL) != 0)
         return fail(P, diag_nospan(), NULL, "the loss is not finite after training");
     for (int j = 0; j < P->nb; j++) {
-        memcpy(r->branch_out + (size_t)j * P->nd, P->n + (size_t)j * P->npts,
-               sizeof(double) * (size_t)P->nd);
+        for (int p = 0, k = 0; p < P->npts; p++)
+            if (P->pkind[p] == PT_DATA)
+                r->branch_out[(size_t)j * P->nd + k++] = P->n[(size_t)j * P->npts + p];
         const Branch *b = &P->br[j];
         if (!b->qc)
             continue;
@@ -1313,7 +1510,9 @@ static int branch_results(Pinn *P, const double *z, PinnResult *r)
         char gname[160];
         snprintf(gname, sizeof gname, "qlx_%s", b->net->name);
         double x0 = P->t0;
-        int rc = f ? qasm_write(b->qc, z + b->off, &x0, gname, f, err) : QC_ENOMEM;
+        /* a circuit per subject: the first subject's is written */
+        int rc = f ? qasm_write(b->qc, cblock(P, z, 0) + P->br_rel + b->off, &x0, gname, f, err)
+                   : QC_ENOMEM;
         if (f)
             fclose(f);
         if (rc != QC_OK) {
@@ -1445,6 +1644,11 @@ void pinn_result_free(PinnResult *r)
     free(r->data_pred);
     free(r->grid_time);
     free(r->grid_pred);
+    free(r->data_id);
+    free(r->grid_id);
+    free(r->sub_id);
+    free(r->eta);
+    free(r->omega);
     for (int j = 0; r->qasm && j < r->nbranch; j++)
         free(r->qasm[j]);
     free(r->qasm);
@@ -1554,13 +1758,14 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
     int rc = 0;
     Buf b = { 0 };
     /* training.csv: every epoch's loss terms and THETAs */
-    bprintf(&b, "EPOCH,LOSS,DATA,PHYSICS,INITIAL");
+    bprintf(&b, "EPOCH,LOSS,DATA,PHYSICS,INITIAL,PRIOR");
     for (int k = 0; k < r->nthetas; k++)
         bprintf(&b, ",%s", m->thetas[k].name);
     bprintf(&b, "\n");
     for (int e = 0; e <= r->epochs; e++) {
         const PinnLoss *L = &r->trace[e];
-        bprintf(&b, "%d,%.10g,%.10g,%.10g,%.10g", e, L->total, L->data, L->physics, L->initial);
+        bprintf(&b, "%d,%.10g,%.10g,%.10g,%.10g,%.10g", e, L->total, L->data, L->physics,
+                L->initial, L->prior);
         for (int k = 0; k < r->nthetas; k++)
             bprintf(&b, ",%.10g", r->theta_trace[(size_t)e * r->nthetas + k]);
         bprintf(&b, "\n");
@@ -1568,9 +1773,10 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
     rc |= put(dir, "training.csv", &b, d, log);
 
     /* fit.csv: the data and the prediction there */
-    bprintf(&b, "TIME,DV,PRED\n");
+    bprintf(&b, "ID,TIME,DV,PRED\n");
     for (int i = 0; i < r->ndata; i++)
-        bprintf(&b, "%.10g,%.10g,%.10g\n", r->data_time[i], r->data_dv[i], r->data_pred[i]);
+        bprintf(&b, "%.10g,%.10g,%.10g,%.10g\n", r->data_id[i], r->data_time[i], r->data_dv[i],
+                r->data_pred[i]);
     rc |= put(dir, "fit.csv", &b, d, log);
 
     /* summary.txt */
@@ -1586,8 +1792,14 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
         if (m->ests[i].method == EST_ADAM || m->ests[i].method == EST_LBFGS)
             bprintf(&b, "%s%s", k++ ? " then " : "", m->ests[i].method == EST_ADAM ? "ADAM" : "LBFGS");
     bprintf(&b, ", %d epochs in all, %d trainable numbers\n", r->epochs, r->nparams);
-    bprintf(&b, "loss        %.6g   (data %.6g + physics %.6g + initial %.6g, each weighted "
-                "by $LOSS)\n", r->loss.total, r->loss.data, r->loss.physics, r->loss.initial);
+    bprintf(&b, "loss        %.6g   (data %.6g + physics %.6g + initial %.6g", r->loss.total,
+            r->loss.data, r->loss.physics, r->loss.initial);
+    if (r->ne > 0)
+        bprintf(&b, " + prior %.6g", r->loss.prior);
+    bprintf(&b, ", each weighted by $LOSS)\n");
+    if (r->nsub > 1)
+        bprintf(&b, "subjects    %d, each with networks of its own%s\n", r->nsub,
+                r->ne > 0 ? " and ETAs (population mode)" : "");
     bprintf(&b, "fit         relative RMSE %.4g%% over %d observations\n", 100 * rrmse,
             r->ndata);
     bprintf(&b, "run time    %.2f s\n\n", r->seconds);
@@ -1595,6 +1807,22 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
     for (int k = 0; k < r->nthetas; k++)
         bprintf(&b, "%-16s %12.6g %12.6g%s\n", m->thetas[k].name, r->theta[k],
                 m->thetas[k].init, m->thetas[k].fix ? "  FIX" : "");
+    if (r->ne > 0) {
+        bprintf(&b, "\nOMEGA              variance  SD of the ETAs (EM updates on their modes)\n");
+        for (int k = 0; k < r->ne; k++)
+            bprintf(&b, "%-16s %12.6g %12.6g\n", m->omega.names[k], r->omega[k],
+                    sqrt(r->omega[k]));
+        bprintf(&b, "\n%-10s", "ID");
+        for (int k = 0; k < r->ne; k++)
+            bprintf(&b, " %12s", m->omega.names[k]);
+        bprintf(&b, "\n");
+        for (int i = 0; i < r->nsub; i++) {
+            bprintf(&b, "%-10g", r->sub_id[i]);
+            for (int k = 0; k < r->ne; k++)
+                bprintf(&b, " %12.6g", r->eta[(size_t)i * r->ne + k]);
+            bprintf(&b, "\n");
+        }
+    }
     rc |= put(dir, "summary.txt", &b, d, log);
 
     /* results.json */
@@ -1620,39 +1848,69 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
         bprintf(&b, ", \"fixed\": %s}%s\n", m->thetas[k].fix ? "true" : "false",
                 k + 1 < r->nthetas ? "," : "");
     }
-    bprintf(&b, "  ]\n}\n");
+    bprintf(&b, "  ]");
+    if (r->ne > 0) {
+        bprintf(&b, ",\n  \"omega\": {");
+        for (int k = 0; k < r->ne; k++) {
+            bprintf(&b, "%s\"%s\": ", k ? ", " : "", m->omega.names[k]);
+            json_num(&b, r->omega[k]);
+        }
+        bprintf(&b, "},\n  \"eta\": [\n");
+        for (int i = 0; i < r->nsub; i++) {
+            bprintf(&b, "    {\"id\": %.10g", r->sub_id[i]);
+            for (int k = 0; k < r->ne; k++) {
+                bprintf(&b, ", \"%s\": ", m->omega.names[k]);
+                json_num(&b, r->eta[(size_t)i * r->ne + k]);
+            }
+            bprintf(&b, "}%s\n", i + 1 < r->nsub ? "," : "");
+        }
+        bprintf(&b, "  ]");
+    }
+    bprintf(&b, "\n}\n");
     rc |= put(dir, "results.json", &b, d, log);
 
-    /* fit.svg: the data as points, the prediction on a grid as a line */
-    int n = r->ndata + r->ngrid;
+    /* fit.svg (fit_01.svg ... with several subjects, 16 a page): each
+     * subject's data as points, its prediction on a grid as a line */
+    int n = r->ndata + r->ngrid, ns = r->nsub, g1 = ns > 0 ? r->ngrid / ns : 0;
     double *t = malloc(sizeof(double) * ((size_t)n + 1)), *dv = malloc(sizeof(double) * ((size_t)n + 1));
-    double *pr = malloc(sizeof(double) * ((size_t)n + 1));
+    double *pr = malloc(sizeof(double) * ((size_t)n + 1)), *id = malloc(sizeof(double) * ((size_t)ns + 1));
     int *obs = malloc(sizeof(int) * ((size_t)n + 1));
-    if (t && dv && pr && obs) {
-        /* merge the two time-ordered series */
-        int i = 0, j = 0, k = 0;
-        while (k < n) {
-            int take_data = j >= r->ngrid ||
-                            (i < r->ndata && r->data_time[i] <= r->grid_time[j]);
-            if (take_data) {
-                t[k] = r->data_time[i], dv[k] = r->data_dv[i], pr[k] = r->data_pred[i], obs[k] = 1;
-                i++;
-            } else {
-                t[k] = r->grid_time[j], dv[k] = NAN, pr[k] = r->grid_pred[j], obs[k] = 0;
-                j++;
+    int *first = malloc(sizeof(int) * ((size_t)ns + 1)), *count = malloc(sizeof(int) * ((size_t)ns + 1));
+    if (t && dv && pr && obs && id && first && count) {
+        int i = 0, k = 0;
+        for (int sj = 0; sj < ns; sj++) {
+            /* merge the subject's two time-ordered series */
+            int j = sj * g1, jend = j + g1;
+            first[sj] = k;
+            id[sj] = r->sub_id[sj];
+            while ((i < r->ndata && r->data_id[i] == r->sub_id[sj]) || j < jend) {
+                int take_data = i < r->ndata && r->data_id[i] == r->sub_id[sj] &&
+                                (j >= jend || r->data_time[i] <= r->grid_time[j]);
+                if (take_data) {
+                    t[k] = r->data_time[i], dv[k] = r->data_dv[i], pr[k] = r->data_pred[i];
+                    obs[k++] = 1, i++;
+                } else {
+                    t[k] = r->grid_time[j], dv[k] = NAN, pr[k] = r->grid_pred[j], obs[k++] = 0;
+                    j++;
+                }
             }
-            k++;
+            count[sj] = k - first[sj];
         }
-        int first = 0;
         size_t len;
-        rc |= put_svg(dir, "fit.svg",
-                      plot_indiv_svg(NULL, t, dv, pr, NULL, obs, &first, &n, 1,
-                                     "the data (points) and the trained hybrid model (line)",
-                                     &len), d, log);
+        for (int pg = 0; pg * PLOT_PER_PAGE < ns; pg++) {
+            int n1 = ns - pg * PLOT_PER_PAGE < PLOT_PER_PAGE ? ns - pg * PLOT_PER_PAGE : PLOT_PER_PAGE;
+            char name[32];
+            snprintf(name, sizeof name, ns == 1 ? "fit.svg" : "fit_%02d.svg", pg + 1);
+            rc |= put_svg(dir, name,
+                          plot_indiv_svg(id + pg * PLOT_PER_PAGE, t, dv, pr, NULL, obs,
+                                         first + pg * PLOT_PER_PAGE, count + pg * PLOT_PER_PAGE, n1,
+                                         "the data (points) and the trained hybrid model (line)",
+                                         &len), d, log);
+        }
     } else {
         rc = -1;
     }
-    free(t), free(dv), free(pr), free(obs);
+    free(t), free(dv), free(pr), free(obs), free(id), free(first), free(count);
 
     /* loss.svg: the total loss by epoch, log scale */
     double *ep = malloc(sizeof(double) * ((size_t)r->epochs + 2));

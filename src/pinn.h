@@ -29,6 +29,7 @@ typedef struct {
 /* The loss terms, each already weighted by $LOSS. */
 typedef struct {
     double total, data, physics, initial;
+    double prior;          /* population mode: the ETAs' term */
 } PinnLoss;
 
 typedef struct {
@@ -39,14 +40,18 @@ typedef struct {
     int nthetas;
     double *theta;               /* nthetas: learned, natural scale */
     int ndata;
-    double *data_time, *data_dv, *data_pred;     /* ndata, at the end */
+    double *data_id, *data_time, *data_dv, *data_pred;   /* ndata, at the end */
     int ngrid;
-    double *grid_time, *grid_pred;               /* a fine grid for plots */
+    double *grid_id, *grid_time, *grid_pred;     /* a fine grid of each subject, for plots */
+    int nsub, ne;                /* subjects; ETAs trained per subject (population mode) */
+    double *sub_id, *eta, *omega;    /* nsub; nsub x ne; ne: the learnt variances */
     int nparams;                 /* trainable numbers in all */
     int nbranch;                 /* the model's $QUANTUM and $NETWORK records */
     char **qasm;                 /* nbranch: each trained circuit as OpenQASM 2.0
                                     (qasm.h; NULL for a network) */
     double *branch_out;          /* nbranch x ndata: each branch's output at the data */
+    /* With several subjects each has networks of its own; qasm holds the
+     * first subject's circuits. */
     double seconds;
 } PinnResult;
 

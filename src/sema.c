@@ -2353,6 +2353,7 @@ static void settings_loss(Sema *s, const Record *r)
     ModelLoss *l = &s->m->loss;
     l->present = 1;
     l->data = l->physics = l->initial = 0;
+    l->prior = 1;
     l->rec = r;
     l->normalize = opt_enum(r, "NORMALIZE", yn, 2, 0);
     for (int i = 0; i < r->ndirs; i++) {
@@ -2361,6 +2362,8 @@ static void settings_loss(Sema *s, const Record *r)
             l->data = dir_num(dir, 0, 0);
         else if (kw_strcaseeq(dir->name, "INITIAL"))
             l->initial = dir_num(dir, 0, 0);
+        else if (kw_strcaseeq(dir->name, "PRIOR"))
+            l->prior = dir_num(dir, 0, 0);
         else if (kw_strcaseeq(dir->name, "PHYSICS")) {
             double v;
             const Expr *e;
@@ -2440,6 +2443,7 @@ static void model_init(Model *m, const Ast *t)
     m->data.ignore_char = '#';
     m->data.records = -1;
     m->loss.data = 1;
+    m->loss.prior = 1;
     m->loss.collocation = -1;
     m->loss.over_lo = m->loss.over_hi = NAN;
     m->sim.n = m->sim.seed = -1;

@@ -180,6 +180,7 @@ typedef struct {
 typedef struct {
     int present;
     double data, physics, initial;
+    double prior;          /* population mode: the ETAs' term (1) */
     int collocation;       /* -1: not given */
     double over_lo, over_hi;   /* NAN: not given */
     int normalize;
