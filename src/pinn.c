@@ -558,6 +558,8 @@ static int build_levels(Pinn *P)
         xs[nx++] = graph_input(g, GIN_THETA, k);
     for (int k = 0; k < nem; k++)
         xs[nx++] = graph_input(g, GIN_ETA, k);
+    for (int j = 0; j < nb; j++)     /* a branch as a term of $DES */
+        xs[nx++] = graph_input(g, GIN_NET, j);
     return level_build(P, &P->mod, fs, nf, xs, nx);
 }
 
@@ -889,6 +891,9 @@ static void model_grad_add(Pinn *P, const double *f, double w)
     }
     for (int k = 0; k < nte; k++)    /* THETAs, then ETAs, read directly */
         P->gz[th0 + k] += w * dt[k];
+    const double *dn = dt + nte;     /* the branches, where $DES reads them */
+    for (int j = 0; j < P->nb; j++)
+        P->gz[j] += w * dn[j];
 }
 
 /* Scatter P->gz of point p: branch parts to gn/gndot, the linear()
@@ -919,6 +924,7 @@ static void eval_model(Pinn *P, int p)
     in.v[GIN_THETA] = P->theta;
     in.v[GIN_ETA] = P->eta;
     in.v[GIN_EPS] = zero_eps;
+    in.v[GIN_NET] = P->zin;          /* set by eval_hybrid for this point */
     in.v[GIN_DATA] = P->row[p]->v;
     in.v[GIN_TIME] = &P->t[p];
     tape_eval(P->mod.tape, &in, P->mod.work, P->mod.out);
@@ -1389,7 +1395,8 @@ static int train(Pinn *P, double *z, const PinnOpts *o, PinnResult *r)
 
 /* Subject i's predictions at n times (out), at z: its points' times are
  * replaced batch by batch, the branches run, and put back. */
-static int predict_at(Pinn *P, const double *z, int i, const double *t, int n, double *out)
+static int predict_at(Pinn *P, const double *z, int i, const double *t, int n, double *out,
+                      double *items)
 {
     int p0 = P->sfirst[i], cap = P->scount[i], done = 0;
     double *tsave = malloc(sizeof(double) * (size_t)cap);
@@ -1417,6 +1424,13 @@ static int predict_at(Pinn *P, const double *z, int i, const double *t, int n, d
             eval_hybrid(P, p0 + p, z);
             eval_model(P, p0 + p);
             out[done + p] = lv(&P->mod, P->pred_item)[0];
+            double *row = items + (size_t)(done + p) * (size_t)(P->nhi + P->nb);
+            for (int h = 0; h < P->nhi; h++) {
+                int it = P->hyb_items[h];
+                row[h] = it < 0 ? P->state[-1 - it] : P->vars[it];
+            }
+            for (int j = 0; j < P->nb; j++)
+                row[P->nhi + j] = P->n[(size_t)j * P->npts + p0 + p];
         }
         done += nb;
     }
@@ -1445,6 +1459,18 @@ static int predictions(Pinn *P, const double *z, PinnResult *r)
     r->sub_id = calloc((size_t)ns + 1, sizeof(double));
     r->eta = calloc((size_t)(ns * P->ne) + 1, sizeof(double));
     r->omega = calloc((size_t)P->ne + 1, sizeof(double));
+    /* the grid's columns: what $HYBRID gives, then each branch */
+    r->nitems = P->nhi + P->nb;
+    r->item_names = calloc((size_t)r->nitems + 1, sizeof *r->item_names);
+    r->grid_items = calloc((size_t)r->ngrid * (size_t)r->nitems + 1, sizeof(double));
+    if (!r->item_names || !r->grid_items)
+        return -1;
+    for (int h = 0; h < P->nhi; h++) {
+        int it = P->hyb_items[h];
+        r->item_names[h] = it < 0 ? P->m->cmts[-1 - it].name : P->m->vars[it].name;
+    }
+    for (int j = 0; j < P->nb; j++)
+        r->item_names[P->nhi + j] = P->m->nets[j].name;
     if (!r->data_id || !r->data_time || !r->data_dv || !r->data_pred || !r->grid_id ||
         !r->grid_time || !r->grid_pred || !r->sub_id || !r->eta || !r->omega)
         return -1;
@@ -1474,7 +1500,8 @@ static int predictions(Pinn *P, const double *z, PinnResult *r)
             gt[j] = P->t0 + (t1 - P->t0) * j / (g1 - 1);
             r->grid_id[(size_t)i * g1 + j] = s->id;
         }
-        if (predict_at(P, z, i, gt, g1, r->grid_pred + (size_t)i * g1) != 0)
+        if (predict_at(P, z, i, gt, g1, r->grid_pred + (size_t)i * g1,
+                       r->grid_items + (size_t)i * g1 * (size_t)r->nitems) != 0)
             return -1;
         r->sub_id[i] = s->id;
         for (int e = 0; e < P->ne; e++)
@@ -1646,6 +1673,8 @@ void pinn_result_free(PinnResult *r)
     free(r->grid_pred);
     free(r->data_id);
     free(r->grid_id);
+    free(r->grid_items);
+    free(r->item_names);
     free(r->sub_id);
     free(r->eta);
     free(r->omega);
@@ -1778,6 +1807,20 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
         bprintf(&b, "%.10g,%.10g,%.10g,%.10g\n", r->data_id[i], r->data_time[i], r->data_dv[i],
                 r->data_pred[i]);
     rc |= put(dir, "fit.csv", &b, d, log);
+
+    /* grid.csv: each subject on a fine grid: the prediction, what $HYBRID
+     * gives (amounts and variables) and each branch's output */
+    bprintf(&b, "ID,TIME,PRED");
+    for (int h = 0; h < r->nitems; h++)
+        bprintf(&b, ",%s", r->item_names[h]);
+    bprintf(&b, "\n");
+    for (int g = 0; g < r->ngrid; g++) {
+        bprintf(&b, "%.10g,%.10g,%.10g", r->grid_id[g], r->grid_time[g], r->grid_pred[g]);
+        for (int h = 0; h < r->nitems; h++)
+            bprintf(&b, ",%.10g", r->grid_items[(size_t)g * r->nitems + h]);
+        bprintf(&b, "\n");
+    }
+    rc |= put(dir, "grid.csv", &b, d, log);
 
     /* summary.txt */
     double ss = 0, sd = 0;

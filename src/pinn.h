@@ -43,6 +43,9 @@ typedef struct {
     double *data_id, *data_time, *data_dv, *data_pred;   /* ndata, at the end */
     int ngrid;
     double *grid_id, *grid_time, *grid_pred;     /* a fine grid of each subject, for plots */
+    int nitems;                  /* columns of grid_items: what $HYBRID gives, then the branches */
+    const char **item_names;     /* nitems (the model's names) */
+    double *grid_items;          /* ngrid x nitems */
     int nsub, ne;                /* subjects; ETAs trained per subject (population mode) */
     double *sub_id, *eta, *omega;    /* nsub; nsub x ne; ne: the learnt variances */
     int nparams;                 /* trainable numbers in all */

@@ -208,6 +208,19 @@ Prog *prog_compile(Arena *a, Diag *d, const Model *m)
     int has_des = m->des.rec != NULL && m->ncmts > 0;
     if (has_des)
         lower_add_jacobian(p->g, m, &p->li);
+    /* a network inside $DES has no values until trained: the simulation
+     * and estimation engines cannot run such a model */
+    for (int c = 0; has_des && c < m->ncmts; c++) {
+        unsigned char *scratch = mem_alloc(a, (size_t)graph_size(p->g) + 1);
+        if (p->li.des_out[c] >= 0 &&
+            graph_depends(p->g, graph_output(p->g, p->li.des_out[c]), GIN_NET, scratch)) {
+            diag_report(d, DIAG_ERROR, m->des.rec->name_span,
+                        "train it: add $LOSS and $ESTIMATION METHOD=ADAM (docs/pinn.md)",
+                        "d/dt(%s) reads a network, which only training gives values to",
+                        m->cmts[c].name);
+            return NULL;
+        }
+    }
     p->pk = stage_tape(a, p, REC_PK, &p->npk, &p->pk_var);
     if (m->error.rec)
         p->err = stage_tape(a, p, REC_ERROR, &p->nerr, &p->err_var);

@@ -1253,7 +1253,8 @@ static const char *const *visible_names(Sema *s, int *n)
         DeclKind k = s->decls[i].kind;
         if ((k == DK_EPS && s->cur != REC_ERROR) ||
             (k == DK_CMT && (s->cur == REC_PK || s->cur == REC_HYBRID)) ||
-            (k == DK_ETA && s->cur == REC_HYBRID) || (k == DK_NET && s->cur != REC_HYBRID))
+            (k == DK_ETA && s->cur == REC_HYBRID) ||
+            (k == DK_NET && s->cur != REC_HYBRID && s->cur != REC_DES))
             continue;
         MEM_PUSH(s->a, v, *n, cap, s->decls[i].name);
     }
@@ -1323,9 +1324,11 @@ static void use_decl(Sema *s, DeclKind kind, int index, Expr *e)
         e->ref.kind = REF_DATA;
         break;
     case DK_NET:
-        if (s->cur != REC_HYBRID)
-            err(s, e->span, "networks are combined with the model in $HYBRID",
-                "network '%s' can only be used in $HYBRID", e->text);
+        /* in $HYBRID a branch gives amounts and predictions; in $DES it is
+         * a term of the equations, learnt by training (docs/pinn.md) */
+        if (s->cur != REC_HYBRID && s->cur != REC_DES)
+            err(s, e->span, "networks are combined with the model in $HYBRID, or enter $DES",
+                "network '%s' can only be used in $HYBRID and $DES", e->text);
         e->ref.kind = REF_NET;
         break;
     }

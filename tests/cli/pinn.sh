@@ -72,6 +72,40 @@ else
     bad "example (c): relative RMSE '$rr' (exit $rc)"; tail -5 "$TMP/pc.log"
 fi
 
+# (e): the absorption as a network inside $DES.  From grid.csv, the input
+# the network learnt: its integral over 0-24 h is the dose (100 mg, F = 1
+# in simulate_b.qlx) within 5%, and its mean time (the mean absorption
+# time, 1/ka = 1 h) within 10%
+"$QLXC" run -o "$TMP/pe" $ex/train_e.qlx >"$TMP/pe.log" 2>&1
+rc=$?
+res=$( [ $rc = 0 ] && python3 - "$TMP/pe/grid.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+t = [float(r['TIME']) for r in rows]; u = [float(r['u']) for r in rows]
+I = sum((t[i+1]-t[i])*(u[i+1]+u[i])/2 for i in range(len(t)-1))
+M = sum((t[i+1]-t[i])*(t[i+1]*u[i+1]+t[i]*u[i])/2 for i in range(len(t)-1))
+print(f"{I:.3f} {M/I:.4f}")
+PY
+)
+if [ $rc = 0 ] && within "${res% *}" 100 0.05 && within "${res#* }" 1 0.10; then
+    ok "example (e): the learnt input rate integrates to ${res% *} mg (dose 100) with mean absorption time ${res#* } h (1/ka = 1)"
+else
+    bad "example (e): integral and mean time '$res' (exit $rc)"; tail -5 "$TMP/pe.log"
+fi
+
+# a network inside $DES has no values until trained: simulating such a
+# model stops at the record, saying what to add
+sed -e '/^\$LOSS/,$d' $ex/train_e.qlx >"$TMP/ude_sim.qlx"
+cp $ex/data_b.csv "$TMP/"
+"$QLXC" run -o "$TMP/ude_sim" "$TMP/ude_sim.qlx" >"$TMP/ude_sim.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "ude_sim.qlx:[0-9]*:[0-9]*: error: d/dt(depot) reads a network" "$TMP/ude_sim.log" &&
+   grep -q "add \$LOSS" "$TMP/ude_sim.log" && [ ! -e "$TMP/ude_sim/sim.csv" ]; then
+    ok "a network in \$DES without training: exit 1, the record named, nothing written"
+else
+    bad "a network in \$DES without training (exit $rc)"; cat "$TMP/ude_sim.log"
+fi
+
 # qlxc export --qasm: the trained circuit of (a) as OpenQASM 2.0, nothing else
 "$QLXC" export --qasm -o "$TMP/px" $ex/train_a.qlx >"$TMP/px.log" 2>&1
 rc=$?

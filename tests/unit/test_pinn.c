@@ -7,8 +7,9 @@
  *    against central differences of the loss, on models that exercise
  *    each path: the data term through $ERROR, the physics term through
  *    d/dt of the branches (the mixed second derivatives), a $PK variable,
- *    two compartments coupled in $DES, a nonlinear $HYBRID, re-uploading
- *    and a two-qubit entangling circuit.
+ *    two compartments coupled in $DES, a nonlinear $HYBRID, re-uploading,
+ *    a two-qubit entangling circuit, a network inside $DES and a depot
+ *    solved from its dose.
  * 2. Training (Adam, then L-BFGS) recovers the rate constant of data made
  *    from the closed form C(t) = D/V exp(-ke t).
  * 3. The trained circuit, written as OpenQASM and read back by the QASM
@@ -116,15 +117,33 @@ static const char *model_b =
     "$LOSS\n  DATA 2\n  PHYSICS 0.5 COLLOCATION 15 OVER (0, 24)\n  INITIAL 0.25\n"
     "$ESTIMATION METHOD=ADAM LR=0.01 EPOCHS=10 SEED=7\n";
 
+/* A network as a term of $DES (a universal differential equation), and a
+ * depot the physics solves from the dose. */
+static const char *model_ude =
+    "$PROBLEM ude\n$DATA t.csv IGNORE=@\n$INPUT ID TIME DV AMT EVID CMT\n"
+    "$COMPARTMENTS depot(dose) central(observe)\n"
+    "$THETA\n  ka = 0.8 (0, ) TRANSFORM=softplus\n  ke = 0.3 (0, ) TRANSFORM=softplus\n"
+    "  V = 10 FIX\n"
+    "$QUANTUM q\n  QUBITS 1\n  ENCODE ry(TIME) SCALE 0.1\n  ANSATZ euler(rz, rx) LAYERS 2\n"
+    "  MEASURE z(0)\n"
+    "$NETWORK u\n  INPUTS TIME\n  DENSE 1 -> 5 tanh -> 1\n"
+    "$HYBRID\n  central = V*linear(q)\n"
+    "$DES\n  d/dt(depot) = -ka*depot\n  d/dt(central) = ka*depot - ke*central + u*u\n"
+    "$ERROR\n  IPRED = central/V\n"
+    "$LOSS\n  DATA 1\n  PHYSICS 1 COLLOCATION 15 OVER (0, 24)\n  INITIAL 1\n"
+    "$ESTIMATION METHOD=ADAM LR=0.01 EPOCHS=%d SEED=3\n"
+    "$ESTIMATION METHOD=LBFGS EPOCHS=%d\n";
+
 static void test_gradients(void)
 {
     char data[2048], model[4096];
     bolus_data(data, sizeof data);
-    const char *models[2] = { model_a, model_b };
-    const char *what[2] = { "1-qubit Euler + 1-16-1 MLP, IV bolus",
+    const char *models[3] = { model_a, model_b, model_ude };
+    const char *what[3] = { "1-qubit Euler + 1-16-1 MLP, IV bolus",
                             "2 compartments, $PK, nonlinear $HYBRID, re-uploading, 2-qubit "
-                            "strongly entangling" };
-    for (int i = 0; i < 2; i++) {
+                            "strongly entangling",
+                            "a network inside $DES beside a solved depot" };
+    for (int i = 0; i < 3; i++) {
         snprintf(model, sizeof model, models[i], 10, 10);
         Fit f;
         int ok_setup = setup(&f, model, data) == 0;

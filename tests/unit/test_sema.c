@@ -664,7 +664,7 @@ static void test_directives(void)
            "21:27: error: ETA 'eta' cannot be used in $HYBRID",
            "21:33: error: compartment 'central' cannot be used in $HYBRID",
            "22:14: error: linear() takes a $QUANTUM or $NETWORK name",
-           "24:7: error: network 'q' can only be used in $HYBRID",
+           "24:7: error: network 'q' can only be used in $HYBRID and $DES",
            "29:25: error: 'COLLOCATION' expects an integer, got '6.5'",
            "29:34: error: 'OVER' expects a tuple (a, b), got '3'",
            "30:3: error: 'INITIAL' expects a number",
