@@ -31,6 +31,7 @@
 #include "lower.h"
 #include "mem.h"
 #include "parse.h"
+#include "mc.h"
 #include "pinn.h"
 #include "prog.h"
 #include "sema.h"
@@ -812,8 +813,13 @@ static int posthoc_modes(const Prog *p, const Dataset *ds, const SimOpts *so, Es
 /* Every $ESTIMATION step in order, each starting where the last ended;
  * then the tables at the final estimates (PRED with the ETAs at zero,
  * IPRED with each subject's conditional modes). */
+/* The parameters a run ends with, for what follows it (Monte Carlo). */
+typedef struct {
+    double *theta, *omega, *sigma;
+} Estimates;
+
 static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const SimOpts *so,
-                          Arena *a, Diag *d)
+                          Arena *a, Diag *d, Estimates *keep)
 {
     const Model *m = p->m;
     for (int i = 0; i < m->nests; i++)
@@ -933,8 +939,35 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     if (tf)
         fclose(tf);
     free(trace);
+    if (keep && status == EXIT_OK) {
+        size_t nt = (size_t)m->nthetas, no = (size_t)(m->omega.n * m->omega.n),
+               ns = (size_t)(m->sigma.n * m->sigma.n);
+        keep->theta = mem_alloc(a, sizeof(double) * (nt + 1));
+        keep->omega = mem_alloc(a, sizeof(double) * (no + 1));
+        keep->sigma = mem_alloc(a, sizeof(double) * (ns + 1));
+        memcpy(keep->theta, r.theta, sizeof(double) * nt);
+        memcpy(keep->omega, r.omega, sizeof(double) * no);
+        memcpy(keep->sigma, r.sigma, sizeof(double) * ns);
+    }
     est_result_free(&r);
     return status;
+}
+
+/* $SIMULATION N=... with its directive lines: Monte Carlo trials at the
+ * given parameters (docs/simulation.md). */
+static int run_monte_carlo(const Cli *c, const Prog *p, const Dataset *ds, const SimOpts *so,
+                           const Estimates *e, Arena *a, Diag *d)
+{
+    const Model *m = p->m;
+    McResult r;
+    int rc = mc_run(p, ds, e->theta, e->omega, e->sigma, so, &r, d, stderr);
+    if (rc != 0)
+        return rc > 0 ? EXIT_MODEL : EXIT_RUNTIME;
+    fprintf(stderr, "qlxc: Monte Carlo: %ld virtual subjects in %.2f s\n", r.subjects, r.seconds);
+    (void)m;
+    int st = mc_write(&r, out_dir(c, a), d, stderr) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    mc_result_free(&r);
+    return st;
 }
 
 /* $SIMULATION without N or directives: NONMEM's ONLYSIM.  Each subject's
@@ -1040,11 +1073,13 @@ static int cmd_run(const Cli *c)
         unit_free(&u);
         return st;
     }
-    if ((m->sim.rec && !sim_dataset) || m->loss.rec) {
+    int mc = m->sim.rec && !sim_dataset;
+    Estimates est = { initial_thetas(u.arena, m), m->omega.cov, m->sigma.cov };
+    if (m->loss.rec) {
         /* the engines arrive with later work; say so plainly */
         fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "
                         "the model at its dataset's records\n", c->files[0],
-                m->sim.rec ? "Monte Carlo simulation ($SIMULATION)" : "training ($LOSS)");
+                "training ($LOSS) with $SIMULATION");
         unit_free(&u);
         return EXIT_RUNTIME;
     }
@@ -1066,13 +1101,21 @@ static int cmd_run(const Cli *c)
     if (sim_dataset) {
         int st = simulate_dataset(c, p, ds, &o, u.arena, u.diag);
         if (st == EXIT_OK && m->nests > 0)
-            st = run_estimation(c, p, ds, &o, u.arena, u.diag);
+            st = run_estimation(c, p, ds, &o, u.arena, u.diag, NULL);
         prog_free(p);
         unit_free(&u);
         return st;
     }
     if (m->nests > 0) {
-        int st = run_estimation(c, p, ds, &o, u.arena, u.diag);
+        int st = run_estimation(c, p, ds, &o, u.arena, u.diag, mc ? &est : NULL);
+        if (st == EXIT_OK && mc)
+            st = run_monte_carlo(c, p, ds, &o, &est, u.arena, u.diag);
+        prog_free(p);
+        unit_free(&u);
+        return st;
+    }
+    if (mc) {
+        int st = run_monte_carlo(c, p, ds, &o, &est, u.arena, u.diag);
         prog_free(p);
         unit_free(&u);
         return st;

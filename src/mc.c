@@ -1,0 +1,756 @@
+/*
+ * mc.c -- Monte Carlo trials and dose finding (mc.h).
+ *
+ * The directive lines of $SIMULATION are read here, against the model:
+ * names are resolved to columns and variables, and every mistake is
+ * reported at its line and column.  Lines before the first SCENARIO are
+ * the base every scenario starts from; a scenario's own lines add to it
+ * or replace what they name.
+ */
+#include "mc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kw.h"
+#include "mem.h"
+#include "rng.h"
+#include "table.h"
+
+enum { MC_STREAM_RESAMPLE = 9, MC_STREAM_COV = 16 };  /* sim_draw takes streams 0 and 1 */
+enum { MC_MAXCOV = 32, MC_GRID = 192 };
+
+typedef enum { ST_MIN, ST_MAX, ST_MEAN, ST_AUC, ST_TROUGH, ST_TABOVE, ST_TBELOW } Stat;
+typedef enum { DIST_FIXED, DIST_UNIFORM, DIST_NORMAL, DIST_LOGNORMAL, DIST_BERNOULLI,
+               DIST_DISCRETE } DistKind;
+typedef enum { CMP_LT, CMP_LE, CMP_GT, CMP_GE } Cmp;
+
+typedef struct {
+    int col;               /* Model.cols index */
+    DistKind kind;
+    double a, b;
+    const Expr *vals, *probs;   /* discrete: two tuples */
+} CovDist;
+
+typedef struct {
+    char name[64];
+    int resample;
+    CovDist cov[MC_MAXCOV];
+    int ncov;
+    /* regimen */
+    const Expr *dose;      /* a number, a tuple, or seq(from, to, by) */
+    int cmt, ndoses, ss, has_regimen;
+    double ii, dur;
+    /* endpoint */
+    Stat stat;
+    int var, cmt_var;      /* a Model.vars index, or a compartment (cmt_var) */
+    double level, t0, t1;
+    int has_endpoint;
+    char endpoint[160];
+    /* target */
+    Cmp cmp;
+    double value, p;
+    int has_target, find;
+    char target[160];
+    Span span;
+} Spec;
+
+typedef struct {
+    const Prog *p;
+    const Model *m;
+    const Dataset *ds;
+    Diag *d;
+    Arena *a;
+} Mc;
+
+static int fail(Mc *c, Span at, const char *hint, const char *msg)
+{
+    diag_report(c->d, DIAG_ERROR, at, hint, "%s", msg);
+    return -1;
+}
+
+static int num_of(const Expr *e, double *v)
+{
+    if (!e)
+        return 0;
+    if (e->kind == EX_NUM) {
+        *v = e->num;
+        return 1;
+    }
+    if (e->kind == EX_UNARY && e->op == OP_NEG && e->lhs && e->lhs->kind == EX_NUM) {
+        *v = -e->lhs->num;
+        return 1;
+    }
+    return 0;
+}
+
+static int find_col(const Model *m, const char *name)
+{
+    for (int i = 0; i < m->ncols; i++)
+        if (strcmp(m->cols[i].name, name) == 0 ||
+            (m->cols[i].alias && strcmp(m->cols[i].alias, name) == 0))
+            return i;
+    return -1;
+}
+
+/* ---- reading the directives ----------------------------------------------------- */
+
+static int read_population(Mc *c, Spec *s, const Directive *dir)
+{
+    for (int i = 0; i < dir->nitems; i++) {
+        const DirItem *it = &dir->items[i];
+        if (it->kind == DI_EXPR && it->expr && it->expr->kind == EX_NAME &&
+            kw_strcaseeq(it->expr->text, "RESAMPLE")) {
+            s->resample = 1;
+            continue;
+        }
+        if (it->kind != DI_DIST && it->kind != DI_KEYVAL)
+            return fail(c, it->span, "write NAME ~ uniform(a, b), NAME = value or RESAMPLE",
+                        "a POPULATION line gives covariates");
+        int col = find_col(c->m, it->key);
+        if (col < 0 || c->m->cols[col].role != COL_COVARIATE)
+            return fail(c, it->span, "name a covariate column of $INPUT",
+                        "not a covariate of the model");
+        CovDist cd = { col, DIST_FIXED, 0, 0, NULL, NULL };
+        const Expr *e = it->expr;
+        if (it->kind == DI_KEYVAL) {
+            if (!num_of(e, &cd.a))
+                return fail(c, it->span, NULL, "a fixed covariate takes a number");
+        } else {
+            static const char *const names[] = { "uniform", "normal", "lognormal", "bernoulli",
+                                                 "discrete" };
+            int k = -1;
+            for (int j = 0; e && e->kind == EX_CALL && j < 5; j++)
+                if (strcmp(e->text, names[j]) == 0)
+                    k = j;
+            if (k < 0)
+                return fail(c, it->span,
+                            "uniform(a, b), normal(mean, sd), lognormal(median, sd of the log), "
+                            "bernoulli(p) or discrete((values), (probabilities))",
+                            "unknown distribution");
+            cd.kind = (DistKind)(k + 1);
+            int want = cd.kind == DIST_BERNOULLI ? 1 : 2;
+            if (e->nargs != want)
+                return fail(c, e->span, NULL, "wrong number of arguments for the distribution");
+            if (cd.kind == DIST_DISCRETE) {
+                cd.vals = e->args[0];
+                cd.probs = e->args[1];
+                if (cd.vals->kind != EX_TUPLE || cd.probs->kind != EX_TUPLE ||
+                    cd.vals->nargs != cd.probs->nargs)
+                    return fail(c, e->span, NULL,
+                                "discrete() takes two tuples of the same length");
+                double sum = 0, x;
+                for (int j = 0; j < cd.probs->nargs; j++) {
+                    if (!num_of(cd.probs->args[j], &x) || !(x >= 0) ||
+                        !num_of(cd.vals->args[j], &x))
+                        return fail(c, e->span, NULL, "discrete() takes numbers");
+                    num_of(cd.probs->args[j], &x);
+                    sum += x;
+                }
+                if (fabs(sum - 1) > 1e-9)
+                    return fail(c, cd.probs->span, NULL, "the probabilities must sum to 1");
+            } else {
+                if (!num_of(e->args[0], &cd.a) || (want == 2 && !num_of(e->args[1], &cd.b)))
+                    return fail(c, e->span, NULL, "a distribution takes numbers");
+                if ((cd.kind == DIST_UNIFORM && !(cd.a < cd.b)) ||
+                    ((cd.kind == DIST_NORMAL || cd.kind == DIST_LOGNORMAL) && !(cd.b >= 0)) ||
+                    (cd.kind == DIST_LOGNORMAL && !(cd.a > 0)) ||
+                    (cd.kind == DIST_BERNOULLI && !(cd.a >= 0 && cd.a <= 1)))
+                    return fail(c, e->span, NULL, "the distribution's arguments are out of range");
+            }
+        }
+        int j = 0;
+        while (j < s->ncov && s->cov[j].col != col)
+            j++;
+        if (j == MC_MAXCOV)
+            return fail(c, it->span, NULL, "too many covariates");
+        s->cov[j] = cd;
+        if (j == s->ncov)
+            s->ncov++;
+    }
+    return 0;
+}
+
+static int read_regimen(Mc *c, Spec *s, const Directive *dir)
+{
+    s->has_regimen = 1;
+    s->ndoses = 1;
+    s->ss = 0;
+    s->dur = 0;
+    s->ii = 0;
+    s->cmt = -1;
+    for (int i = 0; i < dir->nitems; i++) {
+        const DirItem *it = &dir->items[i];
+        double v = 0;
+        if (it->kind != DI_KEYVAL)
+            return fail(c, it->span, "write DOSE=... CMT=1 II=24 N=7, or SS=1 for steady state",
+                        "a REGIMEN line takes KEY=value items");
+        if (kw_strcaseeq(it->key, "DOSE")) {
+            s->dose = it->expr;
+            continue;
+        }
+        if (!num_of(it->expr, &v))
+            return fail(c, it->span, NULL, "this REGIMEN item takes a number");
+        if (kw_strcaseeq(it->key, "CMT") && v >= 1 && v <= c->m->ncmts && v == floor(v))
+            s->cmt = (int)v;
+        else if (kw_strcaseeq(it->key, "II") && v > 0)
+            s->ii = v;
+        else if (kw_strcaseeq(it->key, "N") && v >= 1 && v == floor(v))
+            s->ndoses = (int)v;
+        else if (kw_strcaseeq(it->key, "SS") && (v == 0 || v == 1))
+            s->ss = (int)v;
+        else if (kw_strcaseeq(it->key, "DUR") && v >= 0)
+            s->dur = v;
+        else
+            return fail(c, it->span, "DOSE, CMT (a compartment number), II (> 0), N (doses), "
+                                     "SS (0 or 1), DUR (infusion hours)",
+                        "unknown REGIMEN item, or its value is out of range");
+    }
+    if (!s->dose)
+        return fail(c, dir->name_span, "add DOSE=10, DOSE=(1, 3, 10) or DOSE=seq(0.5, 10, 0.5)",
+                    "REGIMEN needs DOSE");
+    if ((s->ss || s->ndoses > 1) && !(s->ii > 0))
+        return fail(c, dir->name_span, "add II=24", "repeated doses need II");
+    if (s->cmt < 0) {
+        for (int k = 0; k < c->m->ncmts && s->cmt < 0; k++)
+            if (c->m->cmts[k].dose)
+                s->cmt = k + 1;
+        if (s->cmt < 0)
+            s->cmt = 1;
+    }
+    return 0;
+}
+
+static int read_endpoint(Mc *c, Spec *s, const Directive *dir)
+{
+    static const char *const stats[] = { "min", "max", "mean", "auc", "trough", "timeabove",
+                                         "timebelow" };
+    const Expr *e = dir->nitems > 0 ? dir->items[0].expr : NULL;
+    int k = -1;
+    for (int j = 0; e && e->kind == EX_CALL && j < 7; j++)
+        if (strcmp(e->text, stats[j]) == 0)
+            k = j;
+    if (k < 0 || e->nargs < 1 || e->args[0]->kind != EX_NAME)
+        return fail(c, dir->span, "min, max, mean, auc, trough (VAR), or timeabove, timebelow "
+                                  "(VAR, level), then OVER (t0, t1)",
+                    "an ENDPOINT is a statistic of a model variable");
+    s->stat = (Stat)k;
+    if ((s->stat == ST_TABOVE || s->stat == ST_TBELOW) &&
+        (e->nargs != 2 || !num_of(e->args[1], &s->level)))
+        return fail(c, e->span, NULL, "timeabove and timebelow take (VAR, level)");
+    const char *name = e->args[0]->text;
+    s->var = -1;
+    s->cmt_var = -1;
+    for (int v = 0; v < c->m->nvars && s->var < 0; v++)
+        if (strcmp(c->m->vars[v].name, name) == 0 && c->m->vars[v].rec != REC_DES &&
+            c->m->vars[v].rec != REC_HYBRID)
+            s->var = v;
+    for (int q = 0; q < c->m->ncmts && s->var < 0 && s->cmt_var < 0; q++)
+        if (strcmp(c->m->cmts[q].name, name) == 0)
+            s->cmt_var = q;
+    if (s->var < 0 && s->cmt_var < 0)
+        return fail(c, e->args[0]->span, "name a variable of $PK or $ERROR, or a compartment",
+                    "unknown endpoint variable");
+    const Expr *over = NULL;
+    for (int i = 1; i + 1 < dir->nitems; i++)
+        if (dir->items[i].expr && dir->items[i].expr->kind == EX_NAME &&
+            kw_strcaseeq(dir->items[i].expr->text, "OVER"))
+            over = dir->items[i + 1].expr;
+    for (int i = 0; i < dir->nitems; i++)
+        if (dir->items[i].kind == DI_KEYVAL && kw_strcaseeq(dir->items[i].key, "OVER"))
+            over = dir->items[i].expr;
+    if (!over || over->kind != EX_TUPLE || over->nargs != 2 || !num_of(over->args[0], &s->t0) ||
+        !num_of(over->args[1], &s->t1) || !(s->t0 < s->t1))
+        return fail(c, dir->span, "add OVER (0, 24): the window, in hours (from the steady-state "
+                                  "dose with SS=1, else from the first dose)",
+                    "ENDPOINT needs a time window");
+    s->has_endpoint = 1;
+    snprintf(s->endpoint, sizeof s->endpoint, "%s(%s%s) over (%g, %g) h", stats[k], name,
+             s->stat >= ST_TABOVE ? ", level" : "", s->t0, s->t1);
+    return 0;
+}
+
+static int read_target(Mc *c, Spec *s, const Directive *dir)
+{
+    const Expr *e = dir->nitems > 0 ? dir->items[0].expr : NULL;
+    if (!e || e->kind != EX_BINARY || !e->lhs || e->lhs->kind != EX_NAME ||
+        !kw_strcaseeq(e->lhs->text, "ENDPOINT") || !num_of(e->rhs, &s->value))
+        return fail(c, dir->span, "write TARGET ENDPOINT < 3.3 P=0.9",
+                    "a TARGET compares the ENDPOINT with a number");
+    switch (e->op) {
+    case OP_LT: s->cmp = CMP_LT; break;
+    case OP_LE: s->cmp = CMP_LE; break;
+    case OP_GT: s->cmp = CMP_GT; break;
+    case OP_GE: s->cmp = CMP_GE; break;
+    default: return fail(c, e->span, NULL, "a TARGET compares with <, <=, > or >=");
+    }
+    s->p = 0.9;
+    for (int i = 1; i < dir->nitems; i++)
+        if (dir->items[i].kind == DI_KEYVAL && kw_strcaseeq(dir->items[i].key, "P") &&
+            (!num_of(dir->items[i].expr, &s->p) || !(s->p > 0 && s->p <= 1)))
+            return fail(c, dir->items[i].span, NULL, "P is a fraction in (0, 1]");
+    static const char *const ops[] = { "<", "<=", ">", ">=" };
+    snprintf(s->target, sizeof s->target, "ENDPOINT %s %g in at least %g%% of subjects",
+             ops[s->cmp], s->value, 100 * s->p);
+    s->has_target = 1;
+    return 0;
+}
+
+static int read_find(Mc *c, Spec *s, const Directive *dir)
+{
+    if (dir->nitems != 2 || !dir->items[0].expr || !dir->items[1].expr ||
+        dir->items[0].expr->kind != EX_NAME || dir->items[1].expr->kind != EX_NAME ||
+        !kw_strcaseeq(dir->items[0].expr->text, "smallest") ||
+        !kw_strcaseeq(dir->items[1].expr->text, "DOSE"))
+        return fail(c, dir->span, "write FIND smallest DOSE", "FIND searches the dose grid");
+    s->find = 1;
+    return 0;
+}
+
+static int apply(Mc *c, Spec *s, const Directive *dir)
+{
+    if (kw_strcaseeq(dir->name, "POPULATION"))
+        return read_population(c, s, dir);
+    if (kw_strcaseeq(dir->name, "REGIMEN"))
+        return read_regimen(c, s, dir);
+    if (kw_strcaseeq(dir->name, "ENDPOINT"))
+        return read_endpoint(c, s, dir);
+    if (kw_strcaseeq(dir->name, "TARGET"))
+        return read_target(c, s, dir);
+    if (kw_strcaseeq(dir->name, "FIND"))
+        return read_find(c, s, dir);
+    return fail(c, dir->name_span, "SCENARIO, POPULATION, REGIMEN, ENDPOINT, TARGET or FIND",
+                "this $SIMULATION line is not built yet");
+}
+
+/* The scenarios: the base (lines before the first SCENARIO), then each
+ * SCENARIO's copy of it with its own lines applied. */
+static int read_specs(Mc *c, Spec **out, int *n)
+{
+    const Record *r = c->m->sim.rec;
+    Spec base;
+    memset(&base, 0, sizeof base);
+    snprintf(base.name, sizeof base.name, "base");
+    base.resample = 1;
+    base.span = r->name_span;
+    int i = 0, nscen = 0;
+    for (; i < r->ndirs && !kw_strcaseeq(r->dirs[i].name, "SCENARIO"); i++)
+        if (apply(c, &base, &r->dirs[i]) != 0)
+            return -1;
+    for (int j = i; j < r->ndirs; j++)
+        nscen += kw_strcaseeq(r->dirs[j].name, "SCENARIO");
+    Spec *v = mem_alloc(c->a, sizeof *v * (size_t)(nscen > 0 ? nscen : 1));
+    if (nscen == 0) {
+        v[0] = base;
+        nscen = 1;
+    } else {
+        int k = -1;
+        for (; i < r->ndirs; i++) {
+            const Directive *dir = &r->dirs[i];
+            if (kw_strcaseeq(dir->name, "SCENARIO")) {
+                v[++k] = base;
+                v[k].span = dir->span;
+                const Expr *e = dir->nitems > 0 ? dir->items[0].expr : NULL;
+                snprintf(v[k].name, sizeof v[k].name, "%s",
+                         e && e->kind == EX_NAME ? e->text : "scenario");
+                continue;
+            }
+            if (apply(c, &v[k], dir) != 0)
+                return -1;
+        }
+    }
+    for (int k = 0; k < nscen; k++) {
+        if (!v[k].has_regimen || !v[k].has_endpoint || !v[k].has_target)
+            return fail(c, v[k].span, "give REGIMEN, ENDPOINT and TARGET (before the first "
+                                      "SCENARIO for every scenario, or in it)",
+                        "a scenario needs a regimen, an endpoint and a target");
+    }
+    *out = v;
+    *n = nscen;
+    return 0;
+}
+
+/* The dose grid of DOSE=...: a number, a tuple, or seq(from, to, by). */
+static int dose_grid(Mc *c, const Spec *s, double **out, int *n)
+{
+    const Expr *e = s->dose;
+    double a, b, by;
+    if (num_of(e, &a)) {
+        *out = mem_alloc(c->a, sizeof(double));
+        (*out)[0] = a;
+        *n = 1;
+    } else if (e->kind == EX_TUPLE) {
+        *out = mem_alloc(c->a, sizeof(double) * (size_t)e->nargs);
+        for (int i = 0; i < e->nargs; i++)
+            if (!num_of(e->args[i], &(*out)[i]))
+                return fail(c, e->span, NULL, "the doses must be numbers");
+        *n = e->nargs;
+    } else if (e->kind == EX_CALL && strcmp(e->text, "seq") == 0 && e->nargs == 3 &&
+               num_of(e->args[0], &a) && num_of(e->args[1], &b) && num_of(e->args[2], &by) &&
+               by > 0 && b >= a && (b - a) / by < 100000) {
+        int k = (int)floor((b - a) / by + 1e-9) + 1;
+        *out = mem_alloc(c->a, sizeof(double) * (size_t)k);
+        for (int i = 0; i < k; i++)
+            (*out)[i] = a + i * by;
+        *n = k;
+    } else {
+        return fail(c, e->span, "DOSE=10, DOSE=(1, 3, 10) or DOSE=seq(0.5, 10, 0.5)",
+                    "not a dose or a grid of doses");
+    }
+    for (int i = 0; i < *n; i++)
+        if (!((*out)[i] > 0) || (i > 0 && !((*out)[i] > (*out)[i - 1])))
+            return fail(c, e->span, NULL, "the doses must be positive and increasing");
+    return 0;
+}
+
+/* ---- virtual subjects ------------------------------------------------------------- */
+
+static double draw_cov(const CovDist *cd, Rng *r)
+{
+    double u = rng_uniform(r), x;
+    switch (cd->kind) {
+    case DIST_FIXED: return cd->a;
+    case DIST_UNIFORM: return cd->a + (cd->b - cd->a) * u;
+    case DIST_NORMAL: return cd->a + cd->b * rng_qnorm(u);
+    case DIST_LOGNORMAL: return cd->a * exp(cd->b * rng_qnorm(u));
+    case DIST_BERNOULLI: return u < cd->a ? 1 : 0;
+    case DIST_DISCRETE:
+        for (int j = 0; j < cd->probs->nargs; j++) {
+            num_of(cd->probs->args[j], &x);
+            if (u < x || j == cd->probs->nargs - 1) {
+                num_of(cd->vals->args[j], &x);
+                return x;
+            }
+            u -= x;
+        }
+    }
+    return NAN;
+}
+
+/* The dataset of n virtual subjects at one dose: each subject's
+ * covariates, its dose record (ADDL and II for N doses; SS=1 for steady
+ * state) and MC_GRID + 1 observation records over the window. */
+static Dataset *virtual_data(Mc *c, Arena *a, const Spec *s, int n, double dose,
+                             uint64_t seed)
+{
+    const Model *m = c->m;
+    int nc = m->ncols, per = 1 + MC_GRID + 1;
+    Dataset *v = mem_alloc(a, sizeof *v);
+    memset(v, 0, sizeof *v);
+    v->path = "the virtual population";
+    v->file = -1;
+    v->ncols = nc;
+    v->nrows = n * per;
+    v->nsubjects = n;
+    v->rows = mem_alloc(a, sizeof *v->rows * (size_t)v->nrows);
+    v->subjects = mem_alloc(a, sizeof *v->subjects * (size_t)n);
+    double *vals = mem_alloc(a, sizeof(double) * (size_t)v->nrows * (size_t)(nc + 1));
+    double *cov = mem_alloc(a, sizeof(double) * (size_t)(nc + 1));
+    /* the window: from the steady-state dose, else absolute */
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < nc; k++)
+            cov[k] = 0;
+        if (s->resample && c->ds && c->ds->nsubjects > 0) {
+            Rng r;
+            rng_init(&r, seed, (uint32_t)i, MC_STREAM_RESAMPLE);
+            int j = (int)(rng_uniform(&r) * c->ds->nsubjects);
+            j = j < c->ds->nsubjects ? j : c->ds->nsubjects - 1;
+            const DataRow *src = &c->ds->rows[c->ds->subjects[j].first];
+            for (int k = 0; k < nc; k++)
+                if (m->cols[k].role == COL_COVARIATE)
+                    cov[k] = src->v[k];
+        }
+        for (int q = 0; q < s->ncov; q++) {
+            Rng r;
+            rng_init(&r, seed, (uint32_t)i, MC_STREAM_COV + (uint32_t)s->cov[q].col);
+            cov[s->cov[q].col] = draw_cov(&s->cov[q], &r);
+        }
+        v->subjects[i].id = i + 1;
+        v->subjects[i].first = i * per;
+        v->subjects[i].n = per;
+        for (int k = 0; k < per; k++) {
+            DataRow *row = &v->rows[i * per + k];
+            memset(row, 0, sizeof *row);
+            row->v = vals + (size_t)(i * per + k) * (size_t)nc;
+            memcpy(row->v, cov, sizeof(double) * (size_t)nc);
+            row->dv = NAN;
+            if (k == 0) {
+                row->time = 0;
+                row->evid = 1;
+                row->mdv = 1;
+                row->amt = dose;
+                row->cmt = s->cmt;
+                row->rate = s->dur > 0 ? dose / s->dur : 0;
+                row->ii = s->ss || s->ndoses > 1 ? s->ii : 0;
+                row->addl = s->ss ? 0 : s->ndoses - 1;
+                row->ss = s->ss;
+            } else {
+                row->time = s->t0 + (s->t1 - s->t0) * (k - 1) / MC_GRID;
+                row->evid = 0;
+                row->mdv = 0;
+                row->cmt = s->cmt_var >= 0 ? s->cmt_var + 1 : s->cmt;
+            }
+            int roles[] = { COL_ID, COL_TIME, COL_AMT, COL_EVID, COL_MDV, COL_CMT, COL_RATE,
+                            COL_II, COL_ADDL, COL_SS };
+            double rv[] = { i + 1, row->time, row->amt, row->evid, row->mdv, row->cmt,
+                            row->rate, row->ii, row->addl, row->ss };
+            for (int q = 0; q < 10; q++)
+                if (m->role_col[roles[q]] >= 0)
+                    row->v[m->role_col[roles[q]]] = rv[q];
+        }
+    }
+    return v;
+}
+
+/* The endpoint of subject i from its MC_GRID + 1 values. */
+static double endpoint(const Spec *s, const double *t, const double *y, int n)
+{
+    double acc = 0, lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        lo = fmin(lo, y[k]);
+        hi = fmax(hi, y[k]);
+    }
+    switch (s->stat) {
+    case ST_MIN: return lo;
+    case ST_MAX: return hi;
+    case ST_TROUGH: return y[n - 1];
+    case ST_AUC: case ST_MEAN:
+        for (int k = 1; k < n; k++)
+            acc += (t[k] - t[k - 1]) * (y[k] + y[k - 1]) / 2;
+        return s->stat == ST_AUC ? acc : acc / (t[n - 1] - t[0]);
+    case ST_TABOVE: case ST_TBELOW:
+        /* time with y above (below) the level, linear between the points */
+        for (int k = 1; k < n; k++) {
+            double a = y[k - 1] - s->level, b = y[k] - s->level, dt = t[k] - t[k - 1];
+            if (s->stat == ST_TBELOW)
+                a = -a, b = -b;
+            if (a > 0 && b > 0)
+                acc += dt;
+            else if (a > 0 || b > 0)
+                acc += dt * (a > 0 ? a : b) / fabs(a - b);
+        }
+        return acc;
+    }
+    return NAN;
+}
+
+static int meets(const Spec *s, double e)
+{
+    switch (s->cmp) {
+    case CMP_LT: return e < s->value;
+    case CMP_LE: return e <= s->value;
+    case CMP_GT: return e > s->value;
+    case CMP_GE: return e >= s->value;
+    }
+    return 0;
+}
+
+/* Wilson's score interval for k of n at 95%. */
+static void wilson(int k, int n, double *lo, double *hi)
+{
+    double z = 1.959963984540054, p = (double)k / n, z2 = z * z / n;
+    double mid = (p + z2 / 2) / (1 + z2);
+    double half = z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / (1 + z2);
+    *lo = fmax(0, mid - half);
+    *hi = fmin(1, mid + half);
+}
+
+static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double *theta,
+                        const double *omega, const double *sigma, const SimOpts *o,
+                        McScenario *out, FILE *log)
+{
+    const Model *m = c->m;
+    double *doses;
+    int nd;
+    if (dose_grid(c, s, &doses, &nd) != 0)
+        return -1;
+    snprintf(out->name, sizeof out->name, "%s", s->name);
+    snprintf(out->endpoint, sizeof out->endpoint, "%s", s->endpoint);
+    snprintf(out->target, sizeof out->target, "%s", s->target);
+    out->ndose = nd;
+    out->p = s->p;
+    out->found = -1;
+    out->dose = calloc((size_t)nd, sizeof(double));
+    out->met = calloc((size_t)nd, sizeof(int));
+    out->lo = calloc((size_t)nd, sizeof(double));
+    out->hi = calloc((size_t)nd, sizeof(double));
+    if (!out->dose || !out->met || !out->lo || !out->hi)
+        return fail(c, s->span, NULL, "out of memory");
+    for (int k = 0; k < nd; k++) {
+        /* each dose's virtual dataset in an arena of its own, freed after */
+        Arena *a = mem_arena_new();
+        if (!a)
+            return fail(c, s->span, NULL, "out of memory");
+        Dataset *v = virtual_data(c, a, s, n, doses[k], seed);
+        double *eta = mem_alloc(a, sizeof(double) * ((size_t)n * (size_t)m->omega.n + 1));
+        double *eps = m->sim.residual && m->sigma.n > 0
+                          ? mem_alloc(a, sizeof(double) * ((size_t)v->nrows * (size_t)m->sigma.n + 1))
+                          : NULL;
+        SimOut so;
+        int rc = sim_draw(c->p, v, omega, sigma, seed, eta, eps) != 0
+                     ? fail(c, s->span, NULL, "OMEGA or SIGMA is not positive semi-definite")
+                 : sim_out_alloc(&so, c->p, v) != 0 ? fail(c, s->span, NULL, "out of memory")
+                                                    : 0;
+        if (rc == 0 && sim_run(c->p, v, theta, eta, eps, o, &so, c->d) != 0) {
+            sim_out_free(&so);
+            rc = -1;
+        }
+        if (rc != 0) {
+            mem_arena_free(&a);
+            return -1;
+        }
+        int per = v->subjects[0].n, met = 0;
+        double t[MC_GRID + 1], y[MC_GRID + 1];
+        for (int i = 0; i < n; i++) {
+            for (int q = 0; q <= MC_GRID; q++) {
+                int row = i * per + 1 + q;
+                t[q] = v->rows[row].time;
+                y[q] = s->var >= 0 ? so.vars[(size_t)row * so.nvars + s->var]
+                                   : so.amt[(size_t)row * so.ncmt + s->cmt_var];
+            }
+            met += meets(s, endpoint(s, t, y, MC_GRID + 1));
+        }
+        sim_out_free(&so);
+        mem_arena_free(&a);
+        out->dose[k] = doses[k];
+        out->met[k] = met;
+        wilson(met, n, &out->lo[k], &out->hi[k]);
+        if (out->found < 0 && s->find && (double)met / n >= s->p)
+            out->found = k;
+        if (log)
+            fprintf(log, "qlxc: %s: dose %g: %d of %d subjects meet the target (%.1f%%)\n",
+                    s->name, doses[k], met, n, 100.0 * met / n);
+    }
+    return 0;
+}
+
+int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *omega,
+           const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log)
+{
+    memset(r, 0, sizeof *r);
+    const Model *m = p->m;
+    Mc c = { p, m, ds, d, mem_arena_new() };
+    if (!c.a) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory");
+        return -1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    Spec *specs;
+    int ns, rc = -1;
+    if (m->sim.uncertainty) {
+        fail(&c, m->sim.rec->name_span, "remove UNCERTAINTY=YES",
+             "parameter uncertainty in the simulation is not built yet");
+        rc = 1;
+        goto done;
+    }
+    if (read_specs(&c, &specs, &ns) != 0) {
+        rc = 1;
+        goto done;
+    }
+    for (int k = 0; k < ns; k++) {
+        double *grid;
+        int ng;
+        if (dose_grid(&c, &specs[k], &grid, &ng) != 0) {
+            rc = 1;
+            goto done;
+        }
+    }
+    r->n = m->sim.n > 0 ? m->sim.n : 1000;
+    r->nscen = ns;
+    r->scen = calloc((size_t)ns, sizeof *r->scen);
+    if (!r->scen)
+        goto done;
+    uint64_t seed = m->sim.seed >= 0 ? (uint64_t)m->sim.seed : 12345;
+    for (int k = 0; k < ns; k++) {
+        if (run_scenario(&c, &specs[k], r->n, seed, theta, omega, sigma, o, &r->scen[k], log) != 0)
+            goto done;
+        r->subjects += (long)r->n * r->scen[k].ndose;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    rc = 0;
+done:
+    mem_arena_free(&c.a);
+    if (rc != 0)
+        mc_result_free(r);
+    return rc;
+}
+
+void mc_result_free(McResult *r)
+{
+    for (int k = 0; r && r->scen && k < r->nscen; k++) {
+        free(r->scen[k].dose);
+        free(r->scen[k].met);
+        free(r->scen[k].lo);
+        free(r->scen[k].hi);
+    }
+    if (r) {
+        free(r->scen);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+/* ---- outputs ---------------------------------------------------------------------- */
+
+static int put(const char *dir, const char *name, char *text, size_t len, Diag *d, FILE *log)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = text ? tab_write_atomic(path, text, len) : -1;
+    if (rc != 0)
+        diag_report(d, DIAG_ERROR, diag_nospan(), "check that the folder is writable",
+                    "cannot write %s", path);
+    else if (log)
+        fprintf(log, "qlxc: wrote %s\n", path);
+    free(text);
+    return rc;
+}
+
+int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
+{
+    if (tab_mkdirs(dir) != 0) {
+        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    fprintf(f, "SCENARIO,DOSE,N,MET,FRACTION,LOWER95,UPPER95,TARGET_MET\n");
+    for (int k = 0; k < r->nscen; k++) {
+        const McScenario *s = &r->scen[k];
+        for (int i = 0; i < s->ndose; i++)
+            fprintf(f, "%s,%.10g,%d,%d,%.6f,%.6f,%.6f,%d\n", s->name, s->dose[i], r->n, s->met[i],
+                    (double)s->met[i] / r->n, s->lo[i], s->hi[i],
+                    (double)s->met[i] / r->n >= s->p);
+    }
+    fclose(f);
+    int rc = put(dir, "attainment.csv", text, len, d, log);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    fprintf(f, "Monte Carlo trials: %d virtual subjects per dose, %ld in all, %.2f s\n\n", r->n,
+            r->subjects, r->seconds);
+    for (int k = 0; k < r->nscen; k++) {
+        const McScenario *s = &r->scen[k];
+        fprintf(f, "scenario %s\n  endpoint  %s\n  target    %s\n\n", s->name, s->endpoint,
+                s->target);
+        fprintf(f, "  %10s %10s %22s\n", "dose", "attained", "95% CI (Wilson)");
+        for (int i = 0; i < s->ndose; i++)
+            fprintf(f, "  %10g %9.1f%% %10.1f%% - %5.1f%%%s\n", s->dose[i],
+                    100.0 * s->met[i] / r->n, 100 * s->lo[i], 100 * s->hi[i],
+                    i == s->found ? "   <- the smallest dose reaching the target" : "");
+        if (s->found >= 0)
+            fprintf(f, "\n  chosen dose: %g\n\n", s->dose[s->found]);
+        else
+            fprintf(f, "\n  no dose of the grid reaches the target\n\n");
+    }
+    fclose(f);
+    rc |= put(dir, "summary.txt", text, len, d, log);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * mc.h -- Monte Carlo trials: virtual populations, regimens, endpoints,
+ * target attainment and dose finding ($SIMULATION N=..., docs/simulation.md).
+ *
+ * For each scenario and each dose of its grid, N virtual subjects are
+ * built as a dataset -- covariates resampled from $DATA's subjects or
+ * drawn from distributions, the regimen's dose records, observation
+ * records over the endpoint's window -- and simulated by sim.c with ETAs
+ * from OMEGA (and residual errors from SIGMA when RESIDUAL=YES).  Every
+ * draw comes from the seed through rng.h keyed by the virtual subject, so
+ * subject i has the same covariates and ETAs at every dose (common random
+ * numbers: attainment is monotone in the dose when the model is) and for
+ * any thread count.
+ *
+ * The endpoint is a statistic of a model variable over a time window
+ * (min, max, mean, auc, trough, timeabove, timebelow), the target a
+ * comparison of it with a level, attainment the fraction of subjects
+ * meeting it (with a Wilson 95% interval), and FIND the smallest dose of
+ * the grid whose attainment reaches P.
+ */
+#ifndef QLX_MC_H
+#define QLX_MC_H
+
+#include <stdio.h>
+
+#include "data.h"
+#include "prog.h"
+#include "sim.h"
+
+typedef struct {
+    char name[64];
+    int ndose;
+    double *dose;            /* ndose: the grid */
+    int *met;                /* ndose: subjects meeting the target */
+    double *lo, *hi;         /* ndose: Wilson 95% interval of the fraction */
+    int found;               /* index of the smallest dose reaching P, or -1 */
+    double p;                /* the attainment wanted */
+    char endpoint[160];      /* as written, for the report */
+    char target[160];
+} McScenario;
+
+typedef struct {
+    int n;                   /* virtual subjects per dose */
+    int nscen;
+    McScenario *scen;
+    double seconds;
+    long subjects;           /* simulated in all */
+} McResult;
+
+/* Runs every scenario of m's $SIMULATION at the THETAs, OMEGA and SIGMA
+ * given (the model's initial values, or a fit's estimates).  ds is $DATA
+ * (covariates to resample; may be NULL when nothing is resampled).  0;
+ * 1 after reporting a mistake in the directive lines (at its line and
+ * column); -1 after reporting a failure while simulating. */
+int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *omega,
+            const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log);
+void mc_result_free(McResult *r);
+
+/* attainment.csv and summary.txt into dir, atomically. */
+int  mc_write(const McResult *r, const char *dir, Diag *d, FILE *log);
+
+#endif

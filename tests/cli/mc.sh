@@ -1,0 +1,40 @@
+# Monte Carlo trials (docs/simulation.md): examples/dose-finding/trough.qlx
+# gives the same attainment with 1 and 2 threads, finds the dose the
+# closed form says (400 mg: tests/unit/test_mc.c computes the exact
+# fractions), and bad directive lines are errors at their line and column.
+# Sourced by tests/run with QLXC and TMP set.
+set -u
+ok()  { echo "ok - mc: $*"; }
+bad() { echo "FAIL - mc: $*"; }
+ex=examples/dose-finding/trough.qlx
+
+"$QLXC" run --threads 1 -o "$TMP/mc1" $ex >"$TMP/mc1.log" 2>&1; rc1=$?
+"$QLXC" run --threads 2 -o "$TMP/mc2" $ex >"$TMP/mc2.log" 2>&1; rc2=$?
+if [ $rc1 = 0 ] && [ $rc2 = 0 ] && cmp -s "$TMP/mc1/attainment.csv" "$TMP/mc2/attainment.csv"; then
+    ok "attainment.csv is the same with 1 and 2 threads"
+else
+    bad "1 and 2 threads (exit $rc1, $rc2)"; tail -3 "$TMP/mc2.log"
+fi
+if grep -q '^  chosen dose: 400$' "$TMP/mc2/summary.txt" 2>/dev/null &&
+   [ "$(wc -l <"$TMP/mc2/attainment.csv")" = 7 ]; then
+    ok "$ex: the chosen dose is 400 mg; attainment.csv has a row per dose"
+else
+    bad "$ex: chosen dose or attainment.csv"; cat "$TMP/mc2/summary.txt" 2>/dev/null | head -20
+fi
+
+# docs/simulation.md shows the example as it is
+awk '/^```qlx[ \t]*$/ { inb = 1; n++; next } /^```/ { inb = 0 } inb && n == 1' docs/simulation.md >"$TMP/mcdoc.qlx"
+cmp -s "$TMP/mcdoc.qlx" $ex && ok "docs/simulation.md shows $ex as it is" ||
+    bad "docs/simulation.md's example is not $ex"
+
+# a bad line: the error names its line and column, and nothing is written
+sed 's/^  TARGET   ENDPOINT > 1 P=0.9/  TARGET   ENDPOINT > 1 P=1.5/' $ex >"$TMP/mcbad.qlx"
+cp examples/dose-finding/design.csv "$TMP/"
+"$QLXC" run -o "$TMP/mcbad" "$TMP/mcbad.qlx" >"$TMP/mcbad.log" 2>&1; rc=$?
+if [ $rc = 1 ] && grep -q 'mcbad.qlx:[0-9]*:[0-9]*: error: P is a fraction' "$TMP/mcbad.log" &&
+   [ ! -e "$TMP/mcbad/attainment.csv" ]; then
+    ok "a bad TARGET: exit 1, the error at its line and column, nothing written"
+else
+    bad "a bad TARGET (exit $rc)"; cat "$TMP/mcbad.log"
+fi
+true
