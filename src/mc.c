@@ -751,6 +751,6 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
             fprintf(f, "\n  no dose of the grid reaches the target\n\n");
     }
     fclose(f);
-    rc |= put(dir, "summary.txt", text, len, d, log);
+    rc |= put(dir, "attainment.txt", text, len, d, log);
     return rc ? -1 : 0;
 }

@@ -56,7 +56,8 @@ int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double 
             const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log);
 void mc_result_free(McResult *r);
 
-/* attainment.csv and summary.txt into dir, atomically. */
+/* attainment.csv and attainment.txt (the report) into dir, atomically;
+ * beside a fit's summary.txt when the model also has $ESTIMATION. */
 int  mc_write(const McResult *r, const char *dir, Diag *d, FILE *log);
 
 #endif

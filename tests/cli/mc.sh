@@ -15,11 +15,11 @@ if [ $rc1 = 0 ] && [ $rc2 = 0 ] && cmp -s "$TMP/mc1/attainment.csv" "$TMP/mc2/at
 else
     bad "1 and 2 threads (exit $rc1, $rc2)"; tail -3 "$TMP/mc2.log"
 fi
-if grep -q '^  chosen dose: 400$' "$TMP/mc2/summary.txt" 2>/dev/null &&
+if grep -q '^  chosen dose: 400$' "$TMP/mc2/attainment.txt" 2>/dev/null &&
    [ "$(wc -l <"$TMP/mc2/attainment.csv")" = 7 ]; then
     ok "$ex: the chosen dose is 400 mg; attainment.csv has a row per dose"
 else
-    bad "$ex: chosen dose or attainment.csv"; cat "$TMP/mc2/summary.txt" 2>/dev/null | head -20
+    bad "$ex: chosen dose or attainment.csv"; cat "$TMP/mc2/attainment.txt" 2>/dev/null | head -20
 fi
 
 # docs/simulation.md shows the example as it is
@@ -36,5 +36,22 @@ if [ $rc = 1 ] && grep -q 'mcbad.qlx:[0-9]*:[0-9]*: error: P is a fraction' "$TM
     ok "a bad TARGET: exit 1, the error at its line and column, nothing written"
 else
     bad "a bad TARGET (exit $rc)"; cat "$TMP/mcbad.log"
+fi
+true
+
+# after a fit: examples/estimation/fit.qlx with trials appended runs the
+# fit, writes its summary.txt, then the trials at its estimates
+cp examples/estimation/data.csv "$TMP/"
+{ cat examples/estimation/fit.qlx; printf '%s\n' '$SIMULATION N=200 SEED=3' \
+    '  REGIMEN  CMT=1 II=24 N=3 DOSE=(50, 100, 200)' \
+    '  ENDPOINT max(IPRED) OVER (48, 72)' '  TARGET   ENDPOINT > 1 P=0.5' '  FIND smallest DOSE'; } \
+    >"$TMP/fitmc.qlx"
+"$QLXC" run -o "$TMP/fitmc" "$TMP/fitmc.qlx" >"$TMP/fitmc.log" 2>&1; rc=$?
+if [ $rc = 0 ] && grep -q '^status *converged' "$TMP/fitmc/summary.txt" &&
+   [ "$(wc -l <"$TMP/fitmc/attainment.csv")" = 4 ] && grep -q 'scenario base' "$TMP/fitmc/attainment.txt" &&
+   [ "$(grep -c 'FOCEI iteration' "$TMP/fitmc.log")" -gt 0 ]; then
+    ok "a fit then trials in one run: summary.txt from the fit, attainment.csv and attainment.txt from the trials"
+else
+    bad "a fit then trials (exit $rc)"; tail -5 "$TMP/fitmc.log"
 fi
 true
