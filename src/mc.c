@@ -16,6 +16,7 @@
 
 #include "kw.h"
 #include "mem.h"
+#include "plot.h"
 #include "rng.h"
 #include "table.h"
 
@@ -536,6 +537,34 @@ static double endpoint(const Spec *s, const double *t, const double *y, int n)
     return NAN;
 }
 
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The 5th, 50th and 95th percentiles of v (n), by linear interpolation
+ * between order statistics (R's type 7); NaNs sort last and are left out. */
+static void percentiles(const double *v, int n, double *scratch, double *out)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i] == v[i])
+            scratch[m++] = v[i];
+    qsort(scratch, (size_t)m, sizeof *scratch, dbl_cmp);
+    const double p[3] = { 0.05, 0.5, 0.95 };
+    for (int j = 0; j < 3; j++) {
+        if (m == 0) {
+            out[j] = NAN;
+            continue;
+        }
+        double h = (m - 1) * p[j];
+        int lo = (int)floor(h);
+        int hi = lo + 1 < m ? lo + 1 : lo;
+        out[j] = scratch[lo] + (h - lo) * (scratch[hi] - scratch[lo]);
+    }
+}
+
 static int meets(const Spec *s, double e)
 {
     switch (s->cmp) {
@@ -572,6 +601,18 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
     out->ndose = nd;
     out->p = s->p;
     out->found = -1;
+    out->ntime = MC_GRID + 1;
+    out->time = calloc((size_t)out->ntime, sizeof(double));
+    out->band = calloc((size_t)nd * (size_t)out->ntime * 3, sizeof(double));
+    double *col = malloc(sizeof(double) * (size_t)n);
+    double *ys = malloc(sizeof(double) * (size_t)n * (size_t)out->ntime);
+    if (!out->time || !out->band || !col || !ys) {
+        free(col), free(ys);
+        return fail(c, s->span, NULL, "out of memory");
+    }
+    out->level = s->stat <= ST_MAX || s->stat == ST_TROUGH ? s->value : NAN;
+    snprintf(out->var, sizeof out->var, "%s",
+             s->var >= 0 ? m->vars[s->var].name : m->cmts[s->cmt_var].name);
     out->dose = calloc((size_t)nd, sizeof(double));
     out->met = calloc((size_t)nd, sizeof(int));
     out->lo = calloc((size_t)nd, sizeof(double));
@@ -599,6 +640,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
         }
         if (rc != 0) {
             mem_arena_free(&a);
+            free(col), free(ys);
             return -1;
         }
         int per = v->subjects[0].n, met = 0;
@@ -611,7 +653,14 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
                                    : so.amt[(size_t)row * so.ncmt + s->cmt_var];
             }
             met += meets(s, endpoint(s, t, y, MC_GRID + 1));
+            for (int q = 0; q <= MC_GRID; q++)
+                ys[(size_t)q * n + i] = y[q];
+            if (i == 0)
+                memcpy(out->time, t, sizeof t);
         }
+        for (int q = 0; q <= MC_GRID; q++)
+            percentiles(ys + (size_t)q * n, n, col,
+                        out->band + ((size_t)k * out->ntime + q) * 3);
         sim_out_free(&so);
         mem_arena_free(&a);
         out->dose[k] = doses[k];
@@ -623,6 +672,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
             fprintf(log, "qlxc: %s: dose %g: %d of %d subjects meet the target (%.1f%%)\n",
                     s->name, doses[k], met, n, 100.0 * met / n);
     }
+    free(col), free(ys);
     return 0;
 }
 
@@ -686,6 +736,8 @@ void mc_result_free(McResult *r)
         free(r->scen[k].met);
         free(r->scen[k].lo);
         free(r->scen[k].hi);
+        free(r->scen[k].time);
+        free(r->scen[k].band);
     }
     if (r) {
         free(r->scen);
@@ -752,5 +804,50 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
     }
     fclose(f);
     rc |= put(dir, "attainment.txt", text, len, d, log);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    fprintf(f, "SCENARIO,DOSE,TIME,VARIABLE,P05,P50,P95\n");
+    for (int k = 0; k < r->nscen; k++) {
+        const McScenario *s = &r->scen[k];
+        for (int i = 0; i < s->ndose; i++)
+            for (int q = 0; q < s->ntime; q++) {
+                const double *b = s->band + ((size_t)i * s->ntime + q) * 3;
+                fprintf(f, "%s,%.10g,%.10g,%s,%.10g,%.10g,%.10g\n", s->name, s->dose[i],
+                        s->time[q], s->var, b[0], b[1], b[2]);
+            }
+    }
+    fclose(f);
+    rc |= put(dir, "bands.csv", text, len, d, log);
+    double *lo = malloc(sizeof(double) * 3 * (MC_GRID + 1));
+    for (int k = 0; lo && k < r->nscen; k++) {
+        const McScenario *s = &r->scen[k];
+        int i = s->found >= 0 ? s->found : s->ndose - 1;
+        double *mid = lo + s->ntime, *hi = mid + s->ntime;
+        for (int q = 0; q < s->ntime; q++) {
+            const double *b = s->band + ((size_t)i * s->ntime + q) * 3;
+            lo[q] = b[0], mid[q] = b[1], hi[q] = b[2];
+        }
+        char title[256], ylab[96], name[128], path[4096];
+        snprintf(title, sizeof title, "%s: %s at dose %g, %d subjects", s->name, s->var,
+                 s->dose[i], r->n);
+        snprintf(ylab, sizeof ylab, "%s", s->var);
+        PlotOpts po;
+        memset(&po, 0, sizeof po);
+        po.title = title;
+        po.xlabel = "time in the window (h)";
+        po.ylabel = ylab;
+        size_t sl;
+        snprintf(name, sizeof name, "bands_%s.svg", s->name);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (plot_write(path, plot_bands_svg(s->time, lo, mid, hi, s->ntime, s->level, &po, &sl)) != 0) {
+            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write %s", path);
+            rc = -1;
+        } else if (log) {
+            fprintf(log, "qlxc: wrote %s\n", path);
+        }
+    }
+    free(lo);
     return rc ? -1 : 0;
 }

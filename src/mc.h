@@ -37,6 +37,12 @@ typedef struct {
     double p;                /* the attainment wanted */
     char endpoint[160];      /* as written, for the report */
     char target[160];
+    char var[64];            /* the endpoint's variable */
+    int ntime;               /* the window's grid */
+    double *time;            /* ntime */
+    double *band;            /* ndose x ntime x 3: its 5th, 50th, 95th percentiles */
+    double level;            /* the target in the variable's units (NaN when the
+                                endpoint is not: auc, time above...) */
 } McScenario;
 
 typedef struct {
@@ -56,7 +62,10 @@ int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double 
             const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log);
 void mc_result_free(McResult *r);
 
-/* attainment.csv and attainment.txt (the report) into dir, atomically;
+/* attainment.csv, attainment.txt (the report), bands.csv (the variable's
+ * 5/50/95th percentiles over the window, per scenario and dose) and
+ * bands_SCENARIO.svg (at the chosen dose, else the largest) into dir,
+ * atomically;
  * beside a fit's summary.txt when the model also has $ESTIMATION. */
 int  mc_write(const McResult *r, const char *dir, Diag *d, FILE *log);
 

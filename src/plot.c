@@ -490,6 +490,65 @@ char *plot_scatter_svg(const double *x, const double *y, int n, const PlotOpts *
     return sb_done(&b, len);
 }
 
+/* --- percentile bands -------------------------------------------------------- */
+
+static void series(Sb *b, const Axis *ax, const Axis *ay, const double *t, const double *v,
+                   int from, int to, const char *style);
+
+char *plot_bands_svg(const double *t, const double *lo, const double *mid, const double *hi,
+                     int n, double level, const PlotOpts *o, size_t *len)
+{
+    static const PlotOpts none;
+    if (!o)
+        o = &none;
+    Axis ax = {0}, ay = {0};
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (!usable(t[i]) || !usable(lo[i]) || !usable(mid[i]) || !usable(hi[i]))
+            continue;
+        xlo = fmin(xlo, t[i]), xhi = fmax(xhi, t[i]);
+        ylo = fmin(ylo, lo[i]), yhi = fmax(yhi, hi[i]);
+        m++;
+    }
+    if (usable(level))
+        ylo = fmin(ylo, level), yhi = fmax(yhi, level);
+    Sb b = {0};
+    Rect r = {64, 44, 440, 440};
+    svg_open(&b, SW, SH, o->title);
+    label(&b, r.x + r.w / 2, r.y + r.h + 38, 0, o->xlabel);
+    label(&b, 20, r.y + r.h / 2, 1, o->ylabel);
+    if (m < 2) {
+        panel_frame(&b, r, NULL, NULL);
+        sb_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" font-size=\"14\" "
+                      "fill=\"" C_MUTED "\">no values</text>\n", r.x + r.w / 2, r.y + r.h / 2);
+    } else {
+        axis_linear(&ax, xlo, xhi, 5);
+        axis_linear(&ay, ylo, yhi, 5);
+        panel_frame(&b, r, &ax, &ay);
+        axis_draw(&b, r, &ax, 0, 11);
+        axis_draw(&b, r, &ay, 1, 11);
+        clip_open(&b, 0, r);
+        /* the 5-95% band as one polygon: up the upper edge, back down the lower */
+        sb_printf(&b, "<polygon fill=\"" C_POINT "\" fill-opacity=\"0.25\" stroke=\"none\" "
+                      "points=\"");
+        for (int i = 0; i < n; i++)
+            if (usable(t[i]) && usable(hi[i]))
+                sb_printf(&b, "%.2f,%.2f ", axis_px(&ax, t[i]), axis_px(&ay, hi[i]));
+        for (int i = n - 1; i >= 0; i--)
+            if (usable(t[i]) && usable(lo[i]))
+                sb_printf(&b, "%.2f,%.2f ", axis_px(&ax, t[i]), axis_px(&ay, lo[i]));
+        sb_printf(&b, "\"/>\n");
+        series(&b, &ax, &ay, t, mid, 0, n, "stroke=\"" C_POINT "\" stroke-width=\"1.8\"");
+        if (usable(level))
+            hline(&b, r, axis_px(&ay, level), "stroke=\"#b22222\" stroke-dasharray=\"6 4\"");
+        sb_printf(&b, "</g>\n");
+    }
+    note(&b, 8, SH - 6, "start", "line: median; band: 5th to 95th percentile; dashed: the target");
+    sb_printf(&b, "</svg>\n");
+    return sb_done(&b, len);
+}
+
 /* --- individual fits ------------------------------------------------------ */
 
 enum { CW = 240, CH = 200, IL = 40, IT = 64, IB = 40 };

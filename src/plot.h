@@ -51,6 +51,12 @@ char *plot_indiv_svg(const double *id, const double *time, const double *dv,
                      const int *first, const int *count, int nsubj,
                      const char *title, size_t *len);
 
+/* Percentile bands over time: the 5th-95th band (lo, hi) shaded, the
+ * median (mid) as a line, and a target level (NaN: none) dashed.  Points
+ * where any value is NaN are skipped. */
+char *plot_bands_svg(const double *t, const double *lo, const double *mid, const double *hi,
+                     int n, double level, const PlotOpts *o, size_t *len);
+
 /* Writes svg to path atomically and frees it.  Returns 0, or -1 with
  * errno set (ENOMEM when svg is NULL).  No length argument: in
  * plot_write(p, plot_scatter_svg(..., &len), len) C leaves open whether

@@ -16,8 +16,10 @@ else
     bad "1 and 2 threads (exit $rc1, $rc2)"; tail -3 "$TMP/mc2.log"
 fi
 if grep -q '^  chosen dose: 400$' "$TMP/mc2/attainment.txt" 2>/dev/null &&
-   [ "$(wc -l <"$TMP/mc2/attainment.csv")" = 7 ]; then
-    ok "$ex: the chosen dose is 400 mg; attainment.csv has a row per dose"
+   [ "$(wc -l <"$TMP/mc2/attainment.csv")" = 7 ] &&
+   [ "$(wc -l <"$TMP/mc2/bands.csv")" = $((6 * 193 + 1)) ] &&
+   head -c 300 "$TMP/mc2/bands_base.svg" | grep -q '<svg' && grep -q '<polygon' "$TMP/mc2/bands_base.svg"; then
+    ok "$ex: the chosen dose is 400 mg; attainment.csv has a row per dose, bands.csv 193 times per dose, bands_base.svg a band"
 else
     bad "$ex: chosen dose or attainment.csv"; cat "$TMP/mc2/attainment.txt" 2>/dev/null | head -20
 fi

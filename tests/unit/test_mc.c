@@ -121,6 +121,22 @@ int main(void)
             (void)p;
         }
         ok(lo_ok, "each Wilson interval holds its fraction");
+        /* the bands at the trough (the window's end): the trough falls in
+         * CL, so its p-quantile is the trough at CL's (1 - p)-quantile,
+         * 2 exp(z_{1-p} 0.3) */
+        int d4 = 3, q = s->ntime - 1;
+        const double *b = s->band + ((size_t)d4 * s->ntime + q) * 3;
+        const double zs[3] = { 1.6448536269514722, 0, -1.6448536269514722 };
+        double worst_b = 0;
+        for (int j = 0; j < 3; j++) {
+            double want = trough(s->dose[d4], 2 * exp(zs[j] * 0.3));
+            worst_b = fmax(worst_b, fabs(b[j] / want - 1));
+            printf("# dose %g, trough percentile %d: %.4f, exact %.4f\n", s->dose[d4],
+                   j == 0 ? 5 : j == 1 ? 50 : 95, b[j], want);
+        }
+        ok(s->ntime > 1 && fabs(s->time[q] - 12) < 1e-12 && worst_b < 0.05,
+           "the 5/50/95th percentile bands at the trough within 5%% of the exact quantiles "
+           "(worst %.1f%%)", 100 * worst_b);
     }
     if (rc1 == 0 && rc2 == 0) {
         int same = 1;
