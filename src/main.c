@@ -31,8 +31,10 @@
 #include "lower.h"
 #include "mem.h"
 #include "parse.h"
+#include "kw.h"
 #include "mc.h"
 #include "pinn.h"
+#include "vpc.h"
 #include "prog.h"
 #include "sema.h"
 #include "sim.h"
@@ -953,12 +955,50 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
     return status;
 }
 
-/* $SIMULATION N=... with its directive lines: Monte Carlo trials at the
- * given parameters (docs/simulation.md). */
+/* The VPC line of $SIMULATION, or NULL. */
+static const Directive *vpc_line(const Model *m)
+{
+    for (int i = 0; m->sim.rec && i < m->sim.rec->ndirs; i++)
+        if (kw_strcaseeq(m->sim.rec->dirs[i].name, "VPC"))
+            return &m->sim.rec->dirs[i];
+    return NULL;
+}
+
+/* Does $SIMULATION ask for trials (lines other than VPC)? */
+static int has_trials(const Model *m)
+{
+    for (int i = 0; m->sim.rec && i < m->sim.rec->ndirs; i++)
+        if (!kw_strcaseeq(m->sim.rec->dirs[i].name, "VPC"))
+            return 1;
+    return 0;
+}
+
+/* $SIMULATION N=... with its directive lines: the visual predictive check
+ * when asked, then Monte Carlo trials, at the given parameters
+ * (docs/simulation.md). */
 static int run_monte_carlo(const Cli *c, const Prog *p, const Dataset *ds, const SimOpts *so,
                            const Estimates *e, Arena *a, Diag *d)
 {
     const Model *m = p->m;
+    const Directive *vl = vpc_line(m);
+    if (vl) {
+        VpcResult v;
+        uint64_t seed = m->sim.seed >= 0 ? (uint64_t)m->sim.seed : 12345;
+        int rc = vpc_run(p, ds, vl, e->theta, e->omega, e->sigma, seed, so, &v, d);
+        if (rc != 0)
+            return rc > 0 ? EXIT_MODEL : EXIT_RUNTIME;
+        int outside = 0, checks = 0;
+        for (int j = 0; j < v.npanel; j++)
+            outside += v.panel[j].outside, checks += 3 * v.panel[j].nbin;
+        fprintf(stderr, "qlxc: VPC: %d of %d observed percentiles outside their 95%% intervals "
+                        "(%d simulations)\n", outside, checks, v.nrep);
+        int st = vpc_write(&v, out_dir(c, a), d, stderr);
+        vpc_result_free(&v);
+        if (st != 0)
+            return EXIT_RUNTIME;
+        if (!has_trials(m))
+            return EXIT_OK;
+    }
     McResult r;
     int rc = mc_run(p, ds, e->theta, e->omega, e->sigma, so, &r, d, stderr);
     if (rc != 0)

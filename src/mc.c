@@ -322,6 +322,8 @@ static int apply(Mc *c, Spec *s, const Directive *dir)
         return read_target(c, s, dir);
     if (kw_strcaseeq(dir->name, "FIND"))
         return read_find(c, s, dir);
+    if (kw_strcaseeq(dir->name, "VPC"))
+        return 0;   /* the visual predictive check's (vpc.c) */
     return fail(c, dir->name_span, "SCENARIO, POPULATION, REGIMEN, ENDPOINT, TARGET or FIND",
                 "this $SIMULATION line is not built yet");
 }
@@ -543,17 +545,15 @@ static int dbl_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The 5th, 50th and 95th percentiles of v (n), by linear interpolation
- * between order statistics (R's type 7); NaNs sort last and are left out. */
-static void percentiles(const double *v, int n, double *scratch, double *out)
+void mc_quantiles(const double *v, int n, double *scratch, int np, const double *p,
+                  double *out)
 {
     int m = 0;
     for (int i = 0; i < n; i++)
         if (v[i] == v[i])
             scratch[m++] = v[i];
     qsort(scratch, (size_t)m, sizeof *scratch, dbl_cmp);
-    const double p[3] = { 0.05, 0.5, 0.95 };
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < np; j++) {
         if (m == 0) {
             out[j] = NAN;
             continue;
@@ -563,6 +563,13 @@ static void percentiles(const double *v, int n, double *scratch, double *out)
         int hi = lo + 1 < m ? lo + 1 : lo;
         out[j] = scratch[lo] + (h - lo) * (scratch[hi] - scratch[lo]);
     }
+}
+
+/* The 5th, 50th and 95th percentiles of v (n). */
+static void percentiles(const double *v, int n, double *scratch, double *out)
+{
+    static const double p[3] = { 0.05, 0.5, 0.95 };
+    mc_quantiles(v, n, scratch, 3, p, out);
 }
 
 static int meets(const Spec *s, double e)
@@ -691,9 +698,9 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
     Spec *specs;
     int ns, rc = -1;
     if (m->sim.uncertainty) {
+        /* an engine not built: a run-time stop (exit 3), not a model error */
         fail(&c, m->sim.rec->name_span, "remove UNCERTAINTY=YES",
              "parameter uncertainty in the simulation is not built yet");
-        rc = 1;
         goto done;
     }
     if (read_specs(&c, &specs, &ns) != 0) {

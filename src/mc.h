@@ -62,6 +62,11 @@ int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double 
             const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log);
 void mc_result_free(McResult *r);
 
+/* The p[j]-quantiles (j < np) of v (n values; NaNs left out) by linear
+ * interpolation between order statistics (R's type 7); scratch holds n. */
+void mc_quantiles(const double *v, int n, double *scratch, int np, const double *p,
+                  double *out);
+
 /* attainment.csv, attainment.txt (the report), bands.csv (the variable's
  * 5/50/95th percentiles over the window, per scenario and dose) and
  * bands_SCENARIO.svg (at the chosen dose, else the largest) into dir,

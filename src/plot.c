@@ -549,6 +549,72 @@ char *plot_bands_svg(const double *t, const double *lo, const double *mid, const
     return sb_done(&b, len);
 }
 
+/* --- visual predictive check ------------------------------------------------ */
+
+char *plot_vpc_svg(const double *t, const double *obs, const double *sim, int n,
+                   const char *title, size_t *len)
+{
+    Axis ax = {0}, ay = {0};
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!usable(t[i]))
+            continue;
+        xlo = fmin(xlo, t[i]), xhi = fmax(xhi, t[i]);
+        for (int k = 0; k < 3; k++) {
+            if (usable(obs[i * 3 + k]))
+                ylo = fmin(ylo, obs[i * 3 + k]), yhi = fmax(yhi, obs[i * 3 + k]);
+            for (int j = 0; j < 3; j += 2)
+                if (usable(sim[(i * 3 + k) * 3 + j]))
+                    ylo = fmin(ylo, sim[(i * 3 + k) * 3 + j]),
+                    yhi = fmax(yhi, sim[(i * 3 + k) * 3 + j]);
+        }
+    }
+    Sb b = {0};
+    Rect r = {64, 44, 440, 440};
+    svg_open(&b, SW, SH, title);
+    label(&b, r.x + r.w / 2, r.y + r.h + 38, 0, "TIME");
+    label(&b, 20, r.y + r.h / 2, 1, "DV");
+    if (!(xlo < INFINITY) || !(ylo < INFINITY)) {
+        panel_frame(&b, r, NULL, NULL);
+    } else {
+        if (!(xhi > xlo))
+            xlo -= 1, xhi += 1;
+        axis_linear(&ax, xlo, xhi, 5);
+        axis_linear(&ay, ylo, yhi, 5);
+        panel_frame(&b, r, &ax, &ay);
+        axis_draw(&b, r, &ax, 0, 11);
+        axis_draw(&b, r, &ay, 1, 11);
+        clip_open(&b, 0, r);
+        /* each simulated percentile's 95% interval, shaded; the median's darker */
+        for (int k = 0; k < 3; k++) {
+            sb_printf(&b, "<polygon fill=\"%s\" fill-opacity=\"0.3\" stroke=\"none\" points=\"",
+                      k == 1 ? "#d95f02" : C_POINT);
+            for (int i = 0; i < n; i++)
+                sb_printf(&b, "%.2f,%.2f ", axis_px(&ax, t[i]), axis_px(&ay, sim[(i * 3 + k) * 3 + 2]));
+            for (int i = n - 1; i >= 0; i--)
+                sb_printf(&b, "%.2f,%.2f ", axis_px(&ax, t[i]), axis_px(&ay, sim[(i * 3 + k) * 3]));
+            sb_printf(&b, "\"/>\n");
+        }
+        /* the observed percentiles: the median solid, the 5th and 95th dashed */
+        for (int k = 0; k < 3; k++) {
+            double *v = mem_malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+            if (!v)
+                break;
+            for (int i = 0; i < n; i++)
+                v[i] = obs[i * 3 + k];
+            series(&b, &ax, &ay, t, v, 0, n,
+                   k == 1 ? "stroke=\"#222222\" stroke-width=\"1.8\""
+                          : "stroke=\"#222222\" stroke-width=\"1.2\" stroke-dasharray=\"5 4\"");
+            mem_free(v);
+        }
+        sb_printf(&b, "</g>\n");
+    }
+    note(&b, 8, SH - 6, "start", "lines: observed 5th, 50th (solid), 95th percentiles; "
+                                 "shaded: their 95% intervals by simulation");
+    sb_printf(&b, "</svg>\n");
+    return sb_done(&b, len);
+}
+
 /* --- individual fits ------------------------------------------------------ */
 
 enum { CW = 240, CH = 200, IL = 40, IT = 64, IB = 40 };

@@ -57,6 +57,13 @@ char *plot_indiv_svg(const double *id, const double *time, const double *dv,
 char *plot_bands_svg(const double *t, const double *lo, const double *mid, const double *hi,
                      int n, double level, const PlotOpts *o, size_t *len);
 
+/* A visual predictive check of n time bins: obs (n x 3) the observed
+ * 5th, 50th, 95th percentiles at times t, drawn as lines; sim (n x 3 x
+ * 3) each one's 2.5th, 50th, 97.5th percentile over the simulations,
+ * drawn as shaded intervals. */
+char *plot_vpc_svg(const double *t, const double *obs, const double *sim, int n,
+                   const char *title, size_t *len);
+
 /* Writes svg to path atomically and frees it.  Returns 0, or -1 with
  * errno set (ENOMEM when svg is NULL).  No length argument: in
  * plot_write(p, plot_scatter_svg(..., &len), len) C leaves open whether

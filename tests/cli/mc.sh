@@ -57,3 +57,28 @@ else
     bad "a fit then trials (exit $rc)"; tail -5 "$TMP/fitmc.log"
 fi
 true
+
+# the visual predictive check: after the fit of examples/estimation (the
+# model that made the data) every observed percentile falls in its 95%
+# interval but a few; with V1 halved (and no fit) most fall outside
+{ cat examples/estimation/fit.qlx; printf '%s\n' '$SIMULATION SEED=3' '  VPC NREP=200 BINS=8'; } \
+    >"$TMP/vpcfit.qlx"
+"$QLXC" run -o "$TMP/vpcfit" "$TMP/vpcfit.qlx" >"$TMP/vpcfit.log" 2>&1; rc=$?
+n=$(sed -n 's/^qlxc: VPC: \([0-9]*\) of \([0-9]*\) observed.*/\1 \2/p' "$TMP/vpcfit.log")
+if [ $rc = 0 ] && [ -n "$n" ] && [ "${n% *}" -le 2 ] && [ "${n#* }" = 24 ] &&
+   head -c 300 "$TMP/vpcfit/vpc.svg" | grep -q '<svg' && [ -s "$TMP/vpcfit/summary.txt" ]; then
+    ok "VPC after the fit: ${n% *} of ${n#* } observed percentiles outside their 95% intervals"
+else
+    bad "VPC after the fit (exit $rc, '$n')"; tail -3 "$TMP/vpcfit.log"
+fi
+sed -e 's/^  tv1   = 3.91.*/  tv1   = 3.2/' -e '/^\$SIMULATION/,$d' -e 's/design.csv/data.csv/' \
+    examples/estimation/simulate.qlx >"$TMP/vpcwrong.qlx"
+printf '%s\n' '$SIMULATION SEED=3' '  VPC NREP=200 BINS=8' >>"$TMP/vpcwrong.qlx"
+"$QLXC" run -o "$TMP/vpcwrong" "$TMP/vpcwrong.qlx" >"$TMP/vpcwrong.log" 2>&1; rc=$?
+n=$(sed -n 's/^qlxc: VPC: \([0-9]*\) of \([0-9]*\) observed.*/\1 \2/p' "$TMP/vpcwrong.log")
+if [ $rc = 0 ] && [ -n "$n" ] && [ "${n% *}" -ge 8 ]; then
+    ok "VPC of a wrong model (V1 halved): ${n% *} of ${n#* } outside, it shows"
+else
+    bad "VPC of a wrong model (exit $rc, '$n')"; tail -3 "$TMP/vpcwrong.log"
+fi
+true
