@@ -818,6 +818,8 @@ static int posthoc_modes(const Prog *p, const Dataset *ds, const SimOpts *so, Es
 /* The parameters a run ends with, for what follows it (Monte Carlo). */
 typedef struct {
     double *theta, *omega, *sigma;
+    double *theta_cov;     /* nthetas x nthetas from the covariance step (0 for a FIX
+                              THETA), or NULL when there was none */
 } Estimates;
 
 static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const SimOpts *so,
@@ -934,13 +936,6 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
             tab_write_all(&tr, dir, d, stderr) == 0 && report_plots(&tr, dir, d, stderr) == 0)
             status = EXIT_OK;
     }
-    sim_out_free(&pop);
-    sim_out_free(&ind);
-    if (cv)
-        est_cov_free(cv);
-    if (tf)
-        fclose(tf);
-    free(trace);
     if (keep && status == EXIT_OK) {
         size_t nt = (size_t)m->nthetas, no = (size_t)(m->omega.n * m->omega.n),
                ns = (size_t)(m->sigma.n * m->sigma.n);
@@ -950,7 +945,31 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         memcpy(keep->theta, r.theta, sizeof(double) * nt);
         memcpy(keep->omega, r.omega, sizeof(double) * no);
         memcpy(keep->sigma, r.sigma, sizeof(double) * ns);
+        keep->theta_cov = NULL;
+        if (cv && cv->ok) {
+            /* the THETA block of the covariance, by name */
+            keep->theta_cov = mem_alloc(a, sizeof(double) * (nt * nt + 1));
+            memset(keep->theta_cov, 0, sizeof(double) * (nt * nt + 1));
+            int *at = mem_alloc(a, sizeof(int) * (nt + 1));
+            for (size_t k = 0; k < nt; k++) {
+                at[k] = -1;
+                for (int j = 0; j < cv->n; j++)
+                    if (strcmp(cv->names[j], m->thetas[k].name) == 0)
+                        at[k] = j;
+            }
+            for (size_t i = 0; i < nt; i++)
+                for (size_t k = 0; k < nt; k++)
+                    if (at[i] >= 0 && at[k] >= 0)
+                        keep->theta_cov[i * nt + k] = cv->cov[at[i] * cv->n + at[k]];
+        }
     }
+    sim_out_free(&pop);
+    sim_out_free(&ind);
+    if (cv)
+        est_cov_free(cv);
+    if (tf)
+        fclose(tf);
+    free(trace);
     est_result_free(&r);
     return status;
 }
@@ -1000,7 +1019,7 @@ static int run_monte_carlo(const Cli *c, const Prog *p, const Dataset *ds, const
             return EXIT_OK;
     }
     McResult r;
-    int rc = mc_run(p, ds, e->theta, e->omega, e->sigma, so, &r, d, stderr);
+    int rc = mc_run(p, ds, e->theta, e->theta_cov, e->omega, e->sigma, so, &r, d, stderr);
     if (rc != 0)
         return rc > 0 ? EXIT_MODEL : EXIT_RUNTIME;
     fprintf(stderr, "qlxc: Monte Carlo: %ld virtual subjects in %.2f s\n", r.subjects, r.seconds);
@@ -1098,6 +1117,14 @@ static int cmd_run(const Cli *c)
         return EXIT_MODEL;
     }
     const Model *m = u.model;
+    if (m->nluafns > 0) {
+        /* lua.name() calls would be NaN: the hook engine comes with its issue */
+        fprintf(stderr, "qlxc: %s: the Lua hooks (lua.%s(...) and $LUA) are not built in this "
+                        "version; remove the calls to run the model\n",
+                c->files[0], m->luafns[0].name);
+        unit_free(&u);
+        return EXIT_RUNTIME;
+    }
     int sim_dataset = m->sim.rec && m->sim.rec->ndirs == 0 && m->sim.n < 0;
     int train = m->loss.rec != NULL;
     for (int i = 0; i < m->nests; i++)
@@ -1114,7 +1141,7 @@ static int cmd_run(const Cli *c)
         return st;
     }
     int mc = m->sim.rec && !sim_dataset;
-    Estimates est = { initial_thetas(u.arena, m), m->omega.cov, m->sigma.cov };
+    Estimates est = { initial_thetas(u.arena, m), m->omega.cov, m->sigma.cov, NULL };
     if (m->loss.rec) {
         /* the engines arrive with later work; say so plainly */
         fprintf(stderr, "qlxc: %s: %s is not built in this version; remove it to simulate "

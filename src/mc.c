@@ -15,12 +15,13 @@
 #include <time.h>
 
 #include "kw.h"
+#include "la.h"
 #include "mem.h"
 #include "plot.h"
 #include "rng.h"
 #include "table.h"
 
-enum { MC_STREAM_RESAMPLE = 9, MC_STREAM_COV = 16 };  /* sim_draw takes streams 0 and 1 */
+enum { MC_STREAM_RESAMPLE = 9, MC_STREAM_THETA = 10, MC_STREAM_COV = 16 };  /* sim_draw: 0, 1 */
 enum { MC_MAXCOV = 32, MC_GRID = 192 };
 
 typedef enum { ST_MIN, ST_MAX, ST_MEAN, ST_AUC, ST_TROUGH, ST_TABOVE, ST_TBELOW } Stat;
@@ -593,9 +594,37 @@ static void wilson(int k, int n, double *lo, double *hi)
     *hi = fmin(1, mid + half);
 }
 
-static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double *theta,
-                        const double *omega, const double *sigma, const SimOpts *o,
-                        McScenario *out, FILE *log)
+/* Each trial's THETAs (trials x nthetas): the estimates themselves with
+ * one trial, else drawn from N(theta, cov) by trial (rng stream
+ * MC_STREAM_THETA, unit the trial), so trial t is the same at every dose. */
+static int trial_thetas(Mc *c, const double *theta, const double *cov, int trials,
+                        uint64_t seed, double *out)
+{
+    int nt = c->m->nthetas;
+    if (trials <= 1) {
+        memcpy(out, theta, sizeof(double) * (size_t)nt);
+        return 0;
+    }
+    if (nt > 64)
+        return fail(c, c->m->sim.rec->name_span, NULL, "too many THETAs for UNCERTAINTY=YES");
+    double L[64 * 64];
+    if (la_cholesky_psd(nt, cov, L) != 0)
+        return fail(c, c->m->sim.rec->name_span, "check the covariance step",
+                    "the THETAs' covariance matrix is not positive semi-definite");
+    for (int t = 0; t < trials; t++) {
+        Rng r;
+        rng_init(&r, seed, (uint32_t)t, MC_STREAM_THETA);
+        double x[64];
+        rng_mvnormal(&r, nt, L, x);
+        for (int k = 0; k < nt; k++)
+            out[(size_t)t * nt + k] = theta[k] + x[k];
+    }
+    return 0;
+}
+
+static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
+                        const double *thetas, const double *omega, const double *sigma,
+                        const SimOpts *o, McScenario *out, FILE *log)
 {
     const Model *m = c->m;
     double *doses;
@@ -624,8 +653,17 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
     out->met = calloc((size_t)nd, sizeof(int));
     out->lo = calloc((size_t)nd, sizeof(double));
     out->hi = calloc((size_t)nd, sizeof(double));
-    if (!out->dose || !out->met || !out->lo || !out->hi)
+    int T = trials > 1 ? trials : 1;
+    double *tfrac = malloc(sizeof(double) * (size_t)T);
+    if (trials > 1) {
+        out->tlo = calloc((size_t)nd, sizeof(double));
+        out->thi = calloc((size_t)nd, sizeof(double));
+    }
+    if (!out->dose || !out->met || !out->lo || !out->hi || !tfrac ||
+        (trials > 1 && (!out->tlo || !out->thi))) {
+        free(tfrac);
         return fail(c, s->span, NULL, "out of memory");
+    }
     for (int k = 0; k < nd; k++) {
         /* each dose's virtual dataset in an arena of its own, freed after */
         Arena *a = mem_arena_new();
@@ -637,21 +675,33 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
                           ? mem_alloc(a, sizeof(double) * ((size_t)v->nrows * (size_t)m->sigma.n + 1))
                           : NULL;
         SimOut so;
+        memset(&so, 0, sizeof so);
         int rc = sim_draw(c->p, v, omega, sigma, seed, eta, eps) != 0
                      ? fail(c, s->span, NULL, "OMEGA or SIGMA is not positive semi-definite")
                  : sim_out_alloc(&so, c->p, v) != 0 ? fail(c, s->span, NULL, "out of memory")
                                                     : 0;
-        if (rc == 0 && sim_run(c->p, v, theta, eta, eps, o, &so, c->d) != 0) {
-            sim_out_free(&so);
-            rc = -1;
+        /* trial t: subjects [t n / T, (t + 1) n / T) at its THETAs, through a
+         * view of the dataset (rows, ETAs and EPSs are indexed globally) */
+        for (int tr = 0; rc == 0 && tr < T; tr++) {
+            int s0 = (int)((long)tr * n / T), s1 = (int)((long)(tr + 1) * n / T);
+            Dataset tv = *v;
+            tv.subjects = v->subjects + s0;
+            tv.nsubjects = s1 - s0;
+            if (sim_run(c->p, &tv, thetas + (size_t)tr * m->nthetas,
+                        eta + (size_t)s0 * m->omega.n, eps, o, &so, c->d) != 0)
+                rc = -1;
         }
         if (rc != 0) {
+            if (so.y)
+                sim_out_free(&so);
             mem_arena_free(&a);
-            free(col), free(ys);
+            free(col), free(ys), free(tfrac);
             return -1;
         }
         int per = v->subjects[0].n, met = 0;
         double t[MC_GRID + 1], y[MC_GRID + 1];
+        for (int tr = 0; tr < T; tr++)
+            tfrac[tr] = 0;
         for (int i = 0; i < n; i++) {
             for (int q = 0; q <= MC_GRID; q++) {
                 int row = i * per + 1 + q;
@@ -659,7 +709,14 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
                 y[q] = s->var >= 0 ? so.vars[(size_t)row * so.nvars + s->var]
                                    : so.amt[(size_t)row * so.ncmt + s->cmt_var];
             }
-            met += meets(s, endpoint(s, t, y, MC_GRID + 1));
+            int ok = meets(s, endpoint(s, t, y, MC_GRID + 1));
+            met += ok;
+            int tr = (int)(((long)i * T + T - 1) / n);
+            while (tr > 0 && (long)tr * n / T > i)
+                tr--;
+            while (tr + 1 < T && (long)(tr + 1) * n / T <= i)
+                tr++;
+            tfrac[tr] += ok;
             for (int q = 0; q <= MC_GRID; q++)
                 ys[(size_t)q * n + i] = y[q];
             if (i == 0)
@@ -673,18 +730,28 @@ static int run_scenario(Mc *c, const Spec *s, int n, uint64_t seed, const double
         out->dose[k] = doses[k];
         out->met[k] = met;
         wilson(met, n, &out->lo[k], &out->hi[k]);
+        if (trials > 1) {
+            for (int tr = 0; tr < T; tr++)
+                tfrac[tr] /= (double)((long)(tr + 1) * n / T - (long)tr * n / T);
+            static const double p2[2] = { 0.05, 0.95 };
+            double q2[2];
+            mc_quantiles(tfrac, T, col, 2, p2, q2);
+            out->tlo[k] = q2[0];
+            out->thi[k] = q2[1];
+        }
         if (out->found < 0 && s->find && (double)met / n >= s->p)
             out->found = k;
         if (log)
             fprintf(log, "qlxc: %s: dose %g: %d of %d subjects meet the target (%.1f%%)\n",
                     s->name, doses[k], met, n, 100.0 * met / n);
     }
-    free(col), free(ys);
+    free(col), free(ys), free(tfrac);
     return 0;
 }
 
-int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *omega,
-           const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log)
+int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *theta_cov,
+           const double *omega, const double *sigma, const SimOpts *o, McResult *r, Diag *d,
+           FILE *log)
 {
     memset(r, 0, sizeof *r);
     const Model *m = p->m;
@@ -697,10 +764,11 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
     clock_gettime(CLOCK_MONOTONIC, &t0);
     Spec *specs;
     int ns, rc = -1;
-    if (m->sim.uncertainty) {
-        /* an engine not built: a run-time stop (exit 3), not a model error */
-        fail(&c, m->sim.rec->name_span, "remove UNCERTAINTY=YES",
-             "parameter uncertainty in the simulation is not built yet");
+    if (m->sim.uncertainty && !theta_cov) {
+        fail(&c, m->sim.rec->name_span,
+             "add $ESTIMATION and $COVARIANCE before it, or remove UNCERTAINTY=YES",
+             "UNCERTAINTY=YES draws the THETAs from the covariance step, and there is none");
+        rc = 1;
         goto done;
     }
     if (read_specs(&c, &specs, &ns) != 0) {
@@ -721,8 +789,18 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
     if (!r->scen)
         goto done;
     uint64_t seed = m->sim.seed >= 0 ? (uint64_t)m->sim.seed : 12345;
+    r->trials = m->sim.uncertainty ? MC_TRIALS : 0;
+    if (r->trials > r->n)
+        r->trials = r->n;
+    double *thetas = mem_alloc(c.a, sizeof(double) * ((size_t)(r->trials > 0 ? r->trials : 1) *
+                                                          (size_t)m->nthetas + 1));
+    if (trial_thetas(&c, theta, theta_cov, r->trials, seed, thetas) != 0) {
+        rc = 1;
+        goto done;
+    }
     for (int k = 0; k < ns; k++) {
-        if (run_scenario(&c, &specs[k], r->n, seed, theta, omega, sigma, o, &r->scen[k], log) != 0)
+        if (run_scenario(&c, &specs[k], r->n, r->trials, seed, thetas, omega, sigma, o,
+                         &r->scen[k], log) != 0)
             goto done;
         r->subjects += (long)r->n * r->scen[k].ndose;
     }
@@ -745,6 +823,8 @@ void mc_result_free(McResult *r)
         free(r->scen[k].hi);
         free(r->scen[k].time);
         free(r->scen[k].band);
+        free(r->scen[k].tlo);
+        free(r->scen[k].thi);
     }
     if (r) {
         free(r->scen);
@@ -779,13 +859,18 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
     FILE *f = open_memstream(&text, &len);
     if (!f)
         return -1;
-    fprintf(f, "SCENARIO,DOSE,N,MET,FRACTION,LOWER95,UPPER95,TARGET_MET\n");
+    fprintf(f, "SCENARIO,DOSE,N,MET,FRACTION,LOWER95,UPPER95,TARGET_MET%s\n",
+            r->trials ? ",TRIAL_P05,TRIAL_P95" : "");
     for (int k = 0; k < r->nscen; k++) {
         const McScenario *s = &r->scen[k];
-        for (int i = 0; i < s->ndose; i++)
-            fprintf(f, "%s,%.10g,%d,%d,%.6f,%.6f,%.6f,%d\n", s->name, s->dose[i], r->n, s->met[i],
+        for (int i = 0; i < s->ndose; i++) {
+            fprintf(f, "%s,%.10g,%d,%d,%.6f,%.6f,%.6f,%d", s->name, s->dose[i], r->n, s->met[i],
                     (double)s->met[i] / r->n, s->lo[i], s->hi[i],
                     (double)s->met[i] / r->n >= s->p);
+            if (r->trials)
+                fprintf(f, ",%.6f,%.6f", s->tlo[i], s->thi[i]);
+            fputc('\n', f);
+        }
     }
     fclose(f);
     int rc = put(dir, "attainment.csv", text, len, d, log);
@@ -793,17 +878,26 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
     f = open_memstream(&text, &len);
     if (!f)
         return -1;
-    fprintf(f, "Monte Carlo trials: %d virtual subjects per dose, %ld in all, %.2f s\n\n", r->n,
+    fprintf(f, "Monte Carlo trials: %d virtual subjects per dose, %ld in all, %.2f s\n", r->n,
             r->subjects, r->seconds);
+    if (r->trials)
+        fprintf(f, "parameter uncertainty: %d trials, each with THETAs drawn from the covariance "
+                   "step;\nthe last columns are the 5th and 95th percentiles of the trials' "
+                   "attainment\n", r->trials);
+    fputc('\n', f);
     for (int k = 0; k < r->nscen; k++) {
         const McScenario *s = &r->scen[k];
         fprintf(f, "scenario %s\n  endpoint  %s\n  target    %s\n\n", s->name, s->endpoint,
                 s->target);
-        fprintf(f, "  %10s %10s %22s\n", "dose", "attained", "95% CI (Wilson)");
-        for (int i = 0; i < s->ndose; i++)
-            fprintf(f, "  %10g %9.1f%% %10.1f%% - %5.1f%%%s\n", s->dose[i],
-                    100.0 * s->met[i] / r->n, 100 * s->lo[i], 100 * s->hi[i],
-                    i == s->found ? "   <- the smallest dose reaching the target" : "");
+        fprintf(f, "  %10s %10s %22s%s\n", "dose", "attained", "95% CI (Wilson)",
+                r->trials ? "   trials 5th-95th" : "");
+        for (int i = 0; i < s->ndose; i++) {
+            fprintf(f, "  %10g %9.1f%% %10.1f%% - %5.1f%%", s->dose[i], 100.0 * s->met[i] / r->n,
+                    100 * s->lo[i], 100 * s->hi[i]);
+            if (r->trials)
+                fprintf(f, "   %6.1f%% - %5.1f%%", 100 * s->tlo[i], 100 * s->thi[i]);
+            fprintf(f, "%s\n", i == s->found ? "   <- the smallest dose reaching the target" : "");
+        }
         if (s->found >= 0)
             fprintf(f, "\n  chosen dose: %g\n\n", s->dose[s->found]);
         else

@@ -33,6 +33,8 @@ typedef struct {
     double *dose;            /* ndose: the grid */
     int *met;                /* ndose: subjects meeting the target */
     double *lo, *hi;         /* ndose: Wilson 95% interval of the fraction */
+    double *tlo, *thi;       /* ndose, with UNCERTAINTY=YES: the 5th and 95th
+                                percentiles of the trials' attainment (else NULL) */
     int found;               /* index of the smallest dose reaching P, or -1 */
     double p;                /* the attainment wanted */
     char endpoint[160];      /* as written, for the report */
@@ -45,8 +47,11 @@ typedef struct {
                                 endpoint is not: auc, time above...) */
 } McScenario;
 
+enum { MC_TRIALS = 50 };     /* trials with UNCERTAINTY=YES */
+
 typedef struct {
     int n;                   /* virtual subjects per dose */
+    int trials;              /* 0, or MC_TRIALS with UNCERTAINTY=YES */
     int nscen;
     McScenario *scen;
     double seconds;
@@ -54,12 +59,16 @@ typedef struct {
 } McResult;
 
 /* Runs every scenario of m's $SIMULATION at the THETAs, OMEGA and SIGMA
- * given (the model's initial values, or a fit's estimates).  ds is $DATA
+ * given (the model's initial values, or a fit's estimates).  With
+ * UNCERTAINTY=YES the subjects are split into MC_TRIALS trials, each with
+ * THETAs drawn from N(theta, theta_cov) (the covariance step's THETA
+ * block, nthetas x nthetas; required then).  ds is $DATA
  * (covariates to resample; may be NULL when nothing is resampled).  0;
  * 1 after reporting a mistake in the directive lines (at its line and
  * column); -1 after reporting a failure while simulating. */
-int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *omega,
-            const double *sigma, const SimOpts *o, McResult *r, Diag *d, FILE *log);
+int  mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *theta_cov,
+            const double *omega, const double *sigma, const SimOpts *o, McResult *r, Diag *d,
+            FILE *log);
 void mc_result_free(McResult *r);
 
 /* The p[j]-quantiles (j < np) of v (n values; NaNs left out) by linear

@@ -44,15 +44,16 @@ true
 # after a fit: examples/estimation/fit.qlx with trials appended runs the
 # fit, writes its summary.txt, then the trials at its estimates
 cp examples/estimation/data.csv "$TMP/"
-{ cat examples/estimation/fit.qlx; printf '%s\n' '$SIMULATION N=200 SEED=3' \
+{ cat examples/estimation/fit.qlx; printf '%s\n' '$SIMULATION N=200 SEED=3 UNCERTAINTY=YES' \
     '  REGIMEN  CMT=1 II=24 N=3 DOSE=(50, 100, 200)' \
     '  ENDPOINT max(IPRED) OVER (48, 72)' '  TARGET   ENDPOINT > 1 P=0.5' '  FIND smallest DOSE'; } \
     >"$TMP/fitmc.qlx"
 "$QLXC" run -o "$TMP/fitmc" "$TMP/fitmc.qlx" >"$TMP/fitmc.log" 2>&1; rc=$?
 if [ $rc = 0 ] && grep -q '^status *converged' "$TMP/fitmc/summary.txt" &&
    [ "$(wc -l <"$TMP/fitmc/attainment.csv")" = 4 ] && grep -q 'scenario base' "$TMP/fitmc/attainment.txt" &&
+   head -1 "$TMP/fitmc/attainment.csv" | grep -q ',TRIAL_P05,TRIAL_P95$' &&
    [ "$(grep -c 'FOCEI iteration' "$TMP/fitmc.log")" -gt 0 ]; then
-    ok "a fit then trials in one run: summary.txt from the fit, attainment.csv and attainment.txt from the trials"
+    ok "a fit then trials in one run, with the THETAs' uncertainty from its covariance step: summary.txt from the fit, attainment.csv (with the trials' 5-95%) and attainment.txt"
 else
     bad "a fit then trials (exit $rc)"; tail -5 "$TMP/fitmc.log"
 fi

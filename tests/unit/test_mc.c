@@ -58,12 +58,22 @@ static double exact(double dose, double c)
     return rng_pnorm(log(lo / 2) / 0.3);
 }
 
+/* UNCERTAINTY=YES: tcl with SE 0.2 (10%), V fixed */
+static const double tcov[4] = { 0.04, 0, 0, 0 };
+
+static int run_model(const char *model_text, int threads, int uncertainty, McResult *r);
+
 static int run(int threads, McResult *r)
+{
+    return run_model(model, threads, 0, r);
+}
+
+static int run_model(const char *model_text, int threads, int uncertainty, McResult *r)
 {
     Arena *a = mem_arena_new();
     FILE *sink = tmpfile();
     Diag *d = diag_new(a, sink);
-    Ast *t = parse_string(a, d, "t.qlx", model, strlen(model), NULL);
+    Ast *t = parse_string(a, d, "t.qlx", model_text, strlen(model_text), NULL);
     Model *m = t ? sema_check(a, d, t) : NULL;
     Prog *p = m ? prog_compile(a, d, m) : NULL;
     Dataset *ds = p ? data_parse(a, d, m, "t.csv", data, strlen(data)) : NULL;
@@ -73,7 +83,8 @@ static int run(int threads, McResult *r)
         memset(&o, 0, sizeof o);
         o.nthreads = threads;
         double theta[2] = { 2, 10 };
-        rc = mc_run(p, ds, theta, m->omega.cov, m->sigma.cov, &o, r, d, NULL);
+        rc = mc_run(p, ds, theta, uncertainty ? tcov : NULL, m->omega.cov, m->sigma.cov, &o, r, d,
+                    NULL);
     }
     if (rc != 0) {
         fflush(sink);
@@ -146,5 +157,54 @@ int main(void)
     }
     mc_result_free(&r1);
     mc_result_free(&r2);
+
+    /* With UNCERTAINTY=YES each trial draws tcl ~ N(2, 0.2^2): the pooled
+     * attainment is E over tcl of Phi(log(CL*(dose) / tcl) / 0.3), and it
+     * scatters between the 50 trials by their tcl; quadrature over tcl
+     * gives the exact mean and the spread of a trial's own fraction. */
+    char um[2048];
+    const char *at = strstr(model, "RESIDUAL=NO");
+    snprintf(um, sizeof um, "%.*sRESIDUAL=NO UNCERTAINTY=YES%s", (int)(at - model), model,
+             at + strlen("RESIDUAL=NO"));
+    McResult ru;
+    int rcu = run_model(um, 2, 1, &ru);
+    ok(rcu == 0 && ru.trials == 50 && ru.scen[0].tlo, "UNCERTAINTY=YES runs 50 trials");
+    if (rcu == 0) {
+        const McScenario *s = &ru.scen[0];
+        double worst = 0;
+        int wider = 1;
+        for (int i = 0; i < s->ndose; i++) {
+            /* CL*(dose): the clearance whose trough is 1 */
+            double lo = 1e-6, hi = 1e3;
+            for (int it = 0; it < 200; it++) {
+                double mid = sqrt(lo * hi);
+                if (trough(s->dose[i], mid) > 1)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            double m1 = 0, m2 = 0, wsum = 0;
+            for (int k = -600; k <= 600; k++) {
+                double z = k / 100.0, w = exp(-z * z / 2), tcl = 2 + 0.2 * z;
+                double pz = tcl > 0 ? rng_pnorm(log(lo / tcl) / 0.3) : 1;
+                m1 += w * pz, m2 += w * pz * pz, wsum += w;
+            }
+            m1 /= wsum, m2 /= wsum;
+            double f = (double)s->met[i] / ru.n, between = m2 - m1 * m1;
+            double se = sqrt(between / ru.trials + m1 * (1 - m1) / ru.n + 1e-8);
+            worst = fmax(worst, fabs(f - m1) / se);
+            /* the trials' 5-95% range is wider than the Wilson interval
+             * where the THETA draws matter */
+            if (between > 1e-3)
+                wider &= s->thi[i] - s->tlo[i] > s->hi[i] - s->lo[i];
+            printf("# uncertainty, dose %g: attained %.4f, exact mean %.4f (trial SD %.3f), "
+                   "trials 5-95%% %.3f-%.3f\n", s->dose[i], f, m1, sqrt(between), s->tlo[i],
+                   s->thi[i]);
+        }
+        ok(worst < 4, "UNCERTAINTY=YES: attainment within 4 SE of the exact predictive mean "
+                      "(worst %.2f)", worst);
+        ok(wider, "UNCERTAINTY=YES: the trials' 5-95%% range is wider than the Wilson interval");
+    }
+    mc_result_free(&ru);
     return tap_done();
 }
