@@ -83,3 +83,39 @@ else
     bad "VPC of a wrong model (exit $rc, '$n')"; tail -3 "$TMP/vpcwrong.log"
 fi
 true
+
+# scenarios: examples/dose-finding/scenarios.qlx.  The weekly scenario's
+# endpoint, the mean concentration over a dosing interval at steady state,
+# is dose / (CL tau) whatever the compartments, so its attainment is
+# exactly the mean over the resampled subjects' weights of
+# Phi(log(dose / (168 * 5 * (WT/70)^0.75)) / 0.3); and the answers move
+# the right way: a heavier population needs more, a 75% target less
+sc=examples/dose-finding/scenarios.qlx
+"$QLXC" run -o "$TMP/scen" $sc >"$TMP/scen.log" 2>&1; rc=$?
+res=$( [ $rc = 0 ] && python3 - examples/dose-finding/study.csv "$TMP/scen/attainment.csv" <<'PY'
+import csv, math, sys
+from statistics import NormalDist
+wts, seen = [], set()
+for r in csv.DictReader(open(sys.argv[1])):
+    if r['ID'] not in seen:
+        seen.add(r['ID']); wts.append(float(r['WT']))
+worst = 0
+for r in csv.DictReader(open(sys.argv[2])):
+    if r['SCENARIO'] != 'weekly':
+        continue
+    d = float(r['DOSE'])
+    p = sum(NormalDist().cdf(math.log(d / (168 * 5 * (w / 70) ** 0.75)) / 0.3) for w in wts) / len(wts)
+    se = math.sqrt(max(p * (1 - p), 1e-4) / int(r['N']))
+    worst = max(worst, abs(float(r['FRACTION']) - p) / se)
+print(f"{worst:.2f}")
+PY
+)
+chosen() { awk -v s="scenario $1" '$0 == s { f = 1 } f && /chosen dose:/ { print $3; exit }' "$TMP/scen/attainment.txt"; }
+d=$(chosen daily); h=$(chosen daily_heavy); q=$(chosen daily_75); w=$(chosen weekly)
+if [ $rc = 0 ] && awk -v x="$res" 'BEGIN { exit !(x != "" && x < 4) }' &&
+   awk -v d="$d" -v h="$h" -v q="$q" 'BEGIN { exit !(d != "" && h + 0 >= d + 0 && q + 0 <= d + 0) }'; then
+    ok "scenarios: weekly attainment within $res SE of the exact steady-state mean at every dose; daily $d, heavier $h, 75% $q, weekly $w mg"
+else
+    bad "scenarios (exit $rc, worst '$res', doses '$d' '$h' '$q' '$w')"; tail -3 "$TMP/scen.log"
+fi
+true
