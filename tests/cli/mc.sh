@@ -92,7 +92,7 @@ true
 # the right way: a heavier population needs more, a 75% target less
 sc=examples/dose-finding/scenarios.qlx
 "$QLXC" run -o "$TMP/scen" $sc >"$TMP/scen.log" 2>&1; rc=$?
-res=$( [ $rc = 0 ] && python3 - examples/dose-finding/study.csv "$TMP/scen/attainment.csv" <<'PY'
+res=$( [ $rc = 0 ] && python3 - examples/estimation/data.csv "$TMP/scen/attainment.csv" <<'PY'
 import csv, math, sys
 from statistics import NormalDist
 wts, seen = [], set()
