@@ -11,7 +11,9 @@
 # the script prints one "skip - estdata: ..." line, which tests/run neither
 # passes nor fails, and exits 0.
 #
-# The steps, each run into build/estdata/<model>/ (qlxc run -o):
+# The steps, each run into $OUT/<model>/ (qlxc run -o).  Every output
+# (tables with DV, the merged dataset) stays outside the checkout: $OUT is
+# ESTDATA_OUT when given, else a temporary folder removed at the end.
 #   1. pk1.qlx and pk2.qlx, the one- and two-compartment PK models (DVID 1);
 #   2. the IPP merge (below): pk2's individual KA CL V1 Q V2, appended as
 #      columns KAI CLI V1I QI V2I to the dataset's rows, written to
@@ -27,14 +29,16 @@
 #                    not depend on the count, and prints both timings
 #   ESTDATA_MODELS   which steps to run (default "pk1 pk2"; "pk1 pk2 pd_idr"
 #                    for all, the PD fit taking about a quarter of an hour); pd_idr
-#                    needs build/estdata/pk2/ from this or an earlier run
+#                    needs pk2's outputs: run pk2 too, or give the ESTDATA_OUT
+#                    of an earlier run that did
+#   ESTDATA_OUT      where the fits' folders go (kept); it must be outside
+#                    the checkout, since the tables carry the study's DV
 #   ESTDATA_SKIP=1   skip everything (the PK fits take about half a minute)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 QLXC=${QLXC:-build/qlxc}
 case "$QLXC" in /*) ;; *) QLXC=$PWD/$QLXC ;; esac
 DATA=../shared/data/EstData.csv
-OUT=build/estdata
 THREADS=${ESTDATA_THREADS:-2}
 # the PD fit (CVODES with sensitivities, 48 subjects, 1,176 h) takes far
 # longer than a test suite should: opt in with ESTDATA_MODELS
@@ -50,9 +54,14 @@ wants() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 [ "${ESTDATA_SKIP:-0}" = 1 ] && skip "ESTDATA_SKIP=1: the Phase 1 fits are not run"
 [ -f "$DATA" ] || skip "$DATA not found beside the checkout: the Phase 1 fits are not run"
 if [ ! -x "$QLXC" ]; then bad "no qlxc at $QLXC (the suite builds it first)"; exit 0; fi
-mkdir -p "$OUT"
 IPP=$(mktemp -d) || exit 1
 trap 'rm -rf "$IPP"' EXIT
+OUT=${ESTDATA_OUT:-$IPP/out}
+case "$(realpath -m "$OUT")/" in
+"$PWD"/*) bad "ESTDATA_OUT=$OUT is inside the checkout: the fits' tables hold the study's data; choose a folder outside it"
+          exit 0 ;;
+esac
+mkdir -p "$OUT" || exit 1
 
 # --- the models of docs/phase1.md are these files ------------------------------
 # The page shows pk1, pk2 and pd_idr in full, in that order, as its only
@@ -118,7 +127,7 @@ finite() {          # finite X...: every argument a finite number
 
 # --- one model: run it at each thread count; what every run must have ------------
 # run_model NAME [COV [MODEL]]: runs MODEL (tests/estdata/NAME.qlx) into
-# build/estdata/NAME/ and sets $ofv (empty when the run failed).  COV
+# $OUT/NAME/ and sets $ofv (empty when the run failed).  COV
 # "may-fail" accepts a covariance step that failed and says why (pk1: KA
 # is not identifiable).
 run_model() {
@@ -241,7 +250,7 @@ if wants pd_idr; then
                 bad "pd_idr: typical baseline $base ng/mL is not within 15% of the placebo mean $pbo ng/mL"
         fi
     else
-        bad "IPP merge: no $OUT/pk2/patab.csv (run pk2 first)"
+        bad "IPP merge: no $OUT/pk2/patab.csv (run pk2 in the same run, or set ESTDATA_OUT to an earlier run's folder)"
     fi
 fi
 true
