@@ -4,6 +4,8 @@
  */
 #include "ast.h"
 
+#include "kw.h"
+
 const char *ast_op_text(AstOp op)
 {
     switch (op) {
@@ -41,4 +43,34 @@ int ast_op_prec(AstOp op)
     case OP_POW: return 7;
     }
     return 0;
+}
+
+int ast_const_number(const Expr *e, double *v)
+{
+    if (!e)
+        return 0;
+    if (e->kind == EX_NUM) {
+        *v = e->num;
+        return 1;
+    }
+    if (e->kind == EX_UNARY && (e->op == OP_NEG || e->op == OP_PLUS) &&
+        ast_const_number(e->lhs, v)) {
+        if (e->op == OP_NEG)
+            *v = -*v;
+        return 1;
+    }
+    return 0;
+}
+
+const Expr *ast_dir_value(const Directive *dir, const char *key)
+{
+    for (int i = 0; i < dir->nitems; i++) {
+        const DirItem *it = &dir->items[i];
+        if (it->kind == DI_KEYVAL && kw_strcaseeq(it->key, key))
+            return it->expr;
+        if (it->kind == DI_EXPR && it->expr && it->expr->kind == EX_NAME &&
+            kw_strcaseeq(it->expr->text, key) && i + 1 < dir->nitems)
+            return dir->items[i + 1].expr;
+    }
+    return NULL;
 }

@@ -231,6 +231,12 @@ typedef struct {
 } Ast;
 
 const char *ast_op_text(AstOp op);
+
+/* A number written as such, signs included (2, -0.5, +3): 1 and *v, or 0. */
+int ast_const_number(const Expr *e, double *v);
+
+/* A directive's KEY value or KEY=value (key any case), or NULL. */
+const Expr *ast_dir_value(const Directive *dir, const char *key);
 int ast_op_prec(AstOp op);
 
 #endif

@@ -365,25 +365,6 @@ static void log_solver(const Prog *p, const SimOpts *o, const char *model)
 
 /* summary.txt: what a pharmacometrician reads first. */
 /* dir/name, written atomically (the folder made if needed); says so. */
-static int write_out_file(const char *dir, const char *name, const char *text, size_t len,
-                          Diag *d)
-{
-    size_t plen = strlen(dir) + strlen(name) + 2;
-    char *path = mem_malloc(plen);
-    int rc = -1;
-    if (path) {
-        snprintf(path, plen, "%s/%s", dir, name);
-        rc = tab_mkdirs(dir) == 0 ? tab_write_atomic(path, text, len) : -1;
-        if (rc != 0)
-            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write '%s': %s", path,
-                        strerror(errno));
-        else
-            fprintf(stderr, "qlxc: wrote %s\n", path);
-    }
-    mem_free(path);
-    return rc;
-}
-
 /* The standard error of one parameter, or NaN without a covariance step. */
 static double se_of(const EstCov *c, const char *name)
 {
@@ -586,7 +567,7 @@ static int write_summary(const char *dir, const Model *m, const Dataset *ds, con
         }
     }
     fclose(f);
-    int rc = write_out_file(dir, "summary.txt", buf, len, d);
+    int rc = tab_put(dir, "summary.txt", buf, len, d, stderr);
     free(buf);
     return rc;
 }
@@ -727,7 +708,7 @@ static int write_results_json(const char *dir, const Model *m, const Dataset *ds
     }
     fputs("\n  ]\n}\n", f);
     fclose(f);
-    int rc = write_out_file(dir, "results.json", buf, len, d);
+    int rc = tab_put(dir, "results.json", buf, len, d, stderr);
     free(buf);
     return rc;
 }
@@ -928,7 +909,7 @@ static int run_estimation(const Cli *c, const Prog *p, const Dataset *ds, const 
         if (tf) {
             fclose(tf);
             tf = NULL;
-            write_out_file(dir, "trace.csv", trace, trace_len, d);
+            tab_put(dir, "trace.csv", trace, trace_len, d, stderr);
         }
         if (write_summary(dir, m, ds, &r, cv, tr.iwres, secs, d) == 0 &&
             write_results_json(dir, m, ds, &r, cv, tr.iwres, m->ests[m->nests - 1].method, secs,

@@ -73,21 +73,6 @@ static int fail(Mc *c, Span at, const char *hint, const char *msg)
     return -1;
 }
 
-static int num_of(const Expr *e, double *v)
-{
-    if (!e)
-        return 0;
-    if (e->kind == EX_NUM) {
-        *v = e->num;
-        return 1;
-    }
-    if (e->kind == EX_UNARY && e->op == OP_NEG && e->lhs && e->lhs->kind == EX_NUM) {
-        *v = -e->lhs->num;
-        return 1;
-    }
-    return 0;
-}
-
 static int find_col(const Model *m, const char *name)
 {
     for (int i = 0; i < m->ncols; i++)
@@ -118,7 +103,7 @@ static int read_population(Mc *c, Spec *s, const Directive *dir)
         CovDist cd = { col, DIST_FIXED, 0, 0, NULL, NULL };
         const Expr *e = it->expr;
         if (it->kind == DI_KEYVAL) {
-            if (!num_of(e, &cd.a))
+            if (!ast_const_number(e, &cd.a))
                 return fail(c, it->span, NULL, "a fixed covariate takes a number");
         } else {
             static const char *const names[] = { "uniform", "normal", "lognormal", "bernoulli",
@@ -145,16 +130,16 @@ static int read_population(Mc *c, Spec *s, const Directive *dir)
                                 "discrete() takes two tuples of the same length");
                 double sum = 0, x;
                 for (int j = 0; j < cd.probs->nargs; j++) {
-                    if (!num_of(cd.probs->args[j], &x) || !(x >= 0) ||
-                        !num_of(cd.vals->args[j], &x))
+                    if (!ast_const_number(cd.probs->args[j], &x) || !(x >= 0) ||
+                        !ast_const_number(cd.vals->args[j], &x))
                         return fail(c, e->span, NULL, "discrete() takes numbers");
-                    num_of(cd.probs->args[j], &x);
+                    ast_const_number(cd.probs->args[j], &x);
                     sum += x;
                 }
                 if (fabs(sum - 1) > 1e-9)
                     return fail(c, cd.probs->span, NULL, "the probabilities must sum to 1");
             } else {
-                if (!num_of(e->args[0], &cd.a) || (want == 2 && !num_of(e->args[1], &cd.b)))
+                if (!ast_const_number(e->args[0], &cd.a) || (want == 2 && !ast_const_number(e->args[1], &cd.b)))
                     return fail(c, e->span, NULL, "a distribution takes numbers");
                 if ((cd.kind == DIST_UNIFORM && !(cd.a < cd.b)) ||
                     ((cd.kind == DIST_NORMAL || cd.kind == DIST_LOGNORMAL) && !(cd.b >= 0)) ||
@@ -193,7 +178,7 @@ static int read_regimen(Mc *c, Spec *s, const Directive *dir)
             s->dose = it->expr;
             continue;
         }
-        if (!num_of(it->expr, &v))
+        if (!ast_const_number(it->expr, &v))
             return fail(c, it->span, NULL, "this REGIMEN item takes a number");
         if (kw_strcaseeq(it->key, "CMT") && v >= 1 && v <= c->m->ncmts && v == floor(v))
             s->cmt = (int)v;
@@ -240,7 +225,7 @@ static int read_endpoint(Mc *c, Spec *s, const Directive *dir)
                     "an ENDPOINT is a statistic of a model variable");
     s->stat = (Stat)k;
     if ((s->stat == ST_TABOVE || s->stat == ST_TBELOW) &&
-        (e->nargs != 2 || !num_of(e->args[1], &s->level)))
+        (e->nargs != 2 || !ast_const_number(e->args[1], &s->level)))
         return fail(c, e->span, NULL, "timeabove and timebelow take (VAR, level)");
     const char *name = e->args[0]->text;
     s->var = -1;
@@ -263,8 +248,8 @@ static int read_endpoint(Mc *c, Spec *s, const Directive *dir)
     for (int i = 0; i < dir->nitems; i++)
         if (dir->items[i].kind == DI_KEYVAL && kw_strcaseeq(dir->items[i].key, "OVER"))
             over = dir->items[i].expr;
-    if (!over || over->kind != EX_TUPLE || over->nargs != 2 || !num_of(over->args[0], &s->t0) ||
-        !num_of(over->args[1], &s->t1) || !(s->t0 < s->t1))
+    if (!over || over->kind != EX_TUPLE || over->nargs != 2 || !ast_const_number(over->args[0], &s->t0) ||
+        !ast_const_number(over->args[1], &s->t1) || !(s->t0 < s->t1))
         return fail(c, dir->span, "add OVER (0, 24): the window, in hours (from the steady-state "
                                   "dose with SS=1, else from the first dose)",
                     "ENDPOINT needs a time window");
@@ -278,7 +263,7 @@ static int read_target(Mc *c, Spec *s, const Directive *dir)
 {
     const Expr *e = dir->nitems > 0 ? dir->items[0].expr : NULL;
     if (!e || e->kind != EX_BINARY || !e->lhs || e->lhs->kind != EX_NAME ||
-        !kw_strcaseeq(e->lhs->text, "ENDPOINT") || !num_of(e->rhs, &s->value))
+        !kw_strcaseeq(e->lhs->text, "ENDPOINT") || !ast_const_number(e->rhs, &s->value))
         return fail(c, dir->span, "write TARGET ENDPOINT < 3.3 P=0.9",
                     "a TARGET compares the ENDPOINT with a number");
     switch (e->op) {
@@ -291,7 +276,7 @@ static int read_target(Mc *c, Spec *s, const Directive *dir)
     s->p = 0.9;
     for (int i = 1; i < dir->nitems; i++)
         if (dir->items[i].kind == DI_KEYVAL && kw_strcaseeq(dir->items[i].key, "P") &&
-            (!num_of(dir->items[i].expr, &s->p) || !(s->p > 0 && s->p <= 1)))
+            (!ast_const_number(dir->items[i].expr, &s->p) || !(s->p > 0 && s->p <= 1)))
             return fail(c, dir->items[i].span, NULL, "P is a fraction in (0, 1]");
     static const char *const ops[] = { "<", "<=", ">", ">=" };
     snprintf(s->target, sizeof s->target, "ENDPOINT %s %g in at least %g%% of subjects",
@@ -381,18 +366,18 @@ static int dose_grid(Mc *c, const Spec *s, double **out, int *n)
 {
     const Expr *e = s->dose;
     double a, b, by;
-    if (num_of(e, &a)) {
+    if (ast_const_number(e, &a)) {
         *out = mem_alloc(c->a, sizeof(double));
         (*out)[0] = a;
         *n = 1;
     } else if (e->kind == EX_TUPLE) {
         *out = mem_alloc(c->a, sizeof(double) * (size_t)e->nargs);
         for (int i = 0; i < e->nargs; i++)
-            if (!num_of(e->args[i], &(*out)[i]))
+            if (!ast_const_number(e->args[i], &(*out)[i]))
                 return fail(c, e->span, NULL, "the doses must be numbers");
         *n = e->nargs;
     } else if (e->kind == EX_CALL && strcmp(e->text, "seq") == 0 && e->nargs == 3 &&
-               num_of(e->args[0], &a) && num_of(e->args[1], &b) && num_of(e->args[2], &by) &&
+               ast_const_number(e->args[0], &a) && ast_const_number(e->args[1], &b) && ast_const_number(e->args[2], &by) &&
                by > 0 && b >= a && (b - a) / by < 100000) {
         int k = (int)floor((b - a) / by + 1e-9) + 1;
         *out = mem_alloc(c->a, sizeof(double) * (size_t)k);
@@ -422,9 +407,9 @@ static double draw_cov(const CovDist *cd, Rng *r)
     case DIST_BERNOULLI: return u < cd->a ? 1 : 0;
     case DIST_DISCRETE:
         for (int j = 0; j < cd->probs->nargs; j++) {
-            num_of(cd->probs->args[j], &x);
+            ast_const_number(cd->probs->args[j], &x);
             if (u < x || j == cd->probs->nargs - 1) {
-                num_of(cd->vals->args[j], &x);
+                ast_const_number(cd->vals->args[j], &x);
                 return x;
             }
             u -= x;
@@ -622,6 +607,12 @@ static int trial_thetas(Mc *c, const double *theta, const double *cov, int trial
     return 0;
 }
 
+/* The first of the n subjects in trial t of T (t = T: n). */
+static int trial_start(int t, int n, int T)
+{
+    return (int)((long)t * n / T);
+}
+
 static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
                         const double *thetas, const double *omega, const double *sigma,
                         const SimOpts *o, McScenario *out, FILE *log)
@@ -683,7 +674,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
         /* trial t: subjects [t n / T, (t + 1) n / T) at its THETAs, through a
          * view of the dataset (rows, ETAs and EPSs are indexed globally) */
         for (int tr = 0; rc == 0 && tr < T; tr++) {
-            int s0 = (int)((long)tr * n / T), s1 = (int)((long)(tr + 1) * n / T);
+            int s0 = trial_start(tr, n, T), s1 = trial_start(tr + 1, n, T);
             Dataset tv = *v;
             tv.subjects = v->subjects + s0;
             tv.nsubjects = s1 - s0;
@@ -702,7 +693,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
         double t[MC_GRID + 1], y[MC_GRID + 1];
         for (int tr = 0; tr < T; tr++)
             tfrac[tr] = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0, tr = 0; i < n; i++) {
             for (int q = 0; q <= MC_GRID; q++) {
                 int row = i * per + 1 + q;
                 t[q] = v->rows[row].time;
@@ -711,10 +702,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
             }
             int ok = meets(s, endpoint(s, t, y, MC_GRID + 1));
             met += ok;
-            int tr = (int)(((long)i * T + T - 1) / n);
-            while (tr > 0 && (long)tr * n / T > i)
-                tr--;
-            while (tr + 1 < T && (long)(tr + 1) * n / T <= i)
+            while (tr + 1 < T && i >= trial_start(tr + 1, n, T))
                 tr++;
             tfrac[tr] += ok;
             for (int q = 0; q <= MC_GRID; q++)
@@ -732,7 +720,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
         wilson(met, n, &out->lo[k], &out->hi[k]);
         if (trials > 1) {
             for (int tr = 0; tr < T; tr++)
-                tfrac[tr] /= (double)((long)(tr + 1) * n / T - (long)tr * n / T);
+                tfrac[tr] /= trial_start(tr + 1, n, T) - trial_start(tr, n, T);
             static const double p2[2] = { 0.05, 0.95 };
             double q2[2];
             mc_quantiles(tfrac, T, col, 2, p2, q2);
@@ -834,26 +822,16 @@ void mc_result_free(McResult *r)
 
 /* ---- outputs ---------------------------------------------------------------------- */
 
+/* tab_put, then the text is freed. */
 static int put(const char *dir, const char *name, char *text, size_t len, Diag *d, FILE *log)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = text ? tab_write_atomic(path, text, len) : -1;
-    if (rc != 0)
-        diag_report(d, DIAG_ERROR, diag_nospan(), "check that the folder is writable",
-                    "cannot write %s", path);
-    else if (log)
-        fprintf(log, "qlxc: wrote %s\n", path);
+    int rc = tab_put(dir, name, text, len, d, log);
     free(text);
     return rc;
 }
 
 int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
 {
-    if (tab_mkdirs(dir) != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
-        return -1;
-    }
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -930,7 +908,7 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
             const double *b = s->band + ((size_t)i * s->ntime + q) * 3;
             lo[q] = b[0], mid[q] = b[1], hi[q] = b[2];
         }
-        char title[256], ylab[96], name[128], path[4096];
+        char title[256], ylab[96], name[128];
         snprintf(title, sizeof title, "%s: %s at dose %g, %d subjects", s->name, s->var,
                  s->dose[i], r->n);
         snprintf(ylab, sizeof ylab, "%s", s->var);
@@ -941,13 +919,8 @@ int mc_write(const McResult *r, const char *dir, Diag *d, FILE *log)
         po.ylabel = ylab;
         size_t sl;
         snprintf(name, sizeof name, "bands_%s.svg", s->name);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (plot_write(path, plot_bands_svg(s->time, lo, mid, hi, s->ntime, s->level, &po, &sl)) != 0) {
-            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write %s", path);
-            rc = -1;
-        } else if (log) {
-            fprintf(log, "qlxc: wrote %s\n", path);
-        }
+        rc |= plot_put(dir, name,
+                       plot_bands_svg(s->time, lo, mid, hi, s->ntime, s->level, &po, &sl), d, log);
     }
     free(lo);
     return rc ? -1 : 0;

@@ -144,20 +144,6 @@ static const Directive *find_dir(const ModelNet *n, const char *name)
     return NULL;
 }
 
-/* KEY value or KEY=value among a directive's items. */
-static const Expr *dir_key(const Directive *dir, const char *key)
-{
-    for (int i = 0; dir && i < dir->nitems; i++) {
-        const DirItem *it = &dir->items[i];
-        if (it->kind == DI_KEYVAL && kw_strcaseeq(it->key, key))
-            return it->expr;
-        if (it->kind == DI_EXPR && it->expr && it->expr->kind == EX_NAME &&
-            kw_strcaseeq(it->expr->text, key) && i + 1 < dir->nitems)
-            return dir->items[i + 1].expr;
-    }
-    return NULL;
-}
-
 static int dir_flag(const Directive *dir, const char *key)
 {
     for (int i = 0; dir && i < dir->nitems; i++) {
@@ -245,13 +231,13 @@ static int build_quantum(Pinn *P, Branch *b)
                         "only angle encoding (rx, ry, rz of TIME) is trained in this version");
         if (check_time_input(P, call->args[0]) != 0)
             return -1;
-        const Expr *sc = dir_key(de, "SCALE");
+        const Expr *sc = ast_dir_value(de, "SCALE");
         L.embed = QC_EMBED_ANGLE;
         L.axis = call->text[1];
         L.scale = sc ? sc->num : 1;
         L.reupload = dir_flag(de, "REUPLOAD");
     }
-    const Expr *an = da->items[0].expr, *nl = dir_key(da, "LAYERS");
+    const Expr *an = da->items[0].expr, *nl = ast_dir_value(da, "LAYERS");
     L.nlayers = nl ? (int)nl->num : 1;
     char rots[16] = "";
     if (an->kind == EX_CALL && strcmp(an->text, "euler") == 0) {
@@ -1687,68 +1673,34 @@ void pinn_result_free(PinnResult *r)
 
 /* ---- outputs ------------------------------------------------------------------------ */
 
-/* A growing text buffer; on failure it stays NULL and writes are dropped. */
+/* Text for one output file, gathered in a memory stream opened on the
+ * first write; put() hands it to tab_put and starts afresh. */
 typedef struct {
+    FILE *f;
     char *s;
-    size_t n, cap;
-    int failed;
+    size_t n;
 } Buf;
 
 static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bprintf(Buf *b, const char *fmt, ...)
 {
-    if (b->failed)
+    if (!b->f)
+        b->f = open_memstream(&b->s, &b->n);
+    if (!b->f)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->failed = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap ? 2 * b->cap : 4096) + (size_t)k;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(b->f, fmt, ap);
+    va_end(ap);
 }
 
 static int put(const char *dir, const char *name, Buf *b, Diag *d, FILE *log)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = b->failed || !b->s ? -1 : tab_write_atomic(path, b->s, b->n);
-    if (rc != 0)
-        diag_report(d, DIAG_ERROR, diag_nospan(), "check that the folder is writable",
-                    "cannot write %s", path);
-    else if (log)
-        fprintf(log, "qlxc: wrote %s\n", path);
+    int bad = !b->f || fclose(b->f) != 0;
+    int rc = tab_put(dir, name, bad ? NULL : b->s, b->n, d, log);
     free(b->s);
     memset(b, 0, sizeof *b);
     return rc;
-}
-
-static int put_svg(const char *dir, const char *name, char *svg, Diag *d, FILE *log)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (plot_write(path, svg) != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write %s", path);
-        return -1;
-    }
-    if (log)
-        fprintf(log, "qlxc: wrote %s\n", path);
-    return 0;
 }
 
 static void json_num(Buf *b, double x)
@@ -1761,29 +1713,19 @@ static void json_num(Buf *b, double x)
 
 int pinn_write_qasm(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log)
 {
-    if (tab_mkdirs(dir) != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
-        return -1;
-    }
     int rc = 0;
     for (int j = 0; j < r->nbranch; j++) {
         if (!r->qasm[j])
             continue;
         char name[256];
         snprintf(name, sizeof name, "%s.qasm", m->nets[j].name);
-        Buf b = { 0 };
-        bprintf(&b, "%s", r->qasm[j]);
-        rc |= put(dir, name, &b, d, log);
+        rc |= tab_put(dir, name, r->qasm[j], strlen(r->qasm[j]), d, log);
     }
     return rc ? -1 : 0;
 }
 
 int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FILE *log)
 {
-    if (tab_mkdirs(dir) != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
-        return -1;
-    }
     int rc = 0;
     Buf b = { 0 };
     /* training.csv: every epoch's loss terms and THETAs */
@@ -1944,7 +1886,7 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
             int n1 = ns - pg * PLOT_PER_PAGE < PLOT_PER_PAGE ? ns - pg * PLOT_PER_PAGE : PLOT_PER_PAGE;
             char name[32];
             snprintf(name, sizeof name, ns == 1 ? "fit.svg" : "fit_%02d.svg", pg + 1);
-            rc |= put_svg(dir, name,
+            rc |= plot_put(dir, name,
                           plot_indiv_svg(id + pg * PLOT_PER_PAGE, t, dv, pr, NULL, obs,
                                          first + pg * PLOT_PER_PAGE, count + pg * PLOT_PER_PAGE, n1,
                                          "the data (points) and the trained hybrid model (line)",
@@ -1968,7 +1910,7 @@ int pinn_write(const Model *m, const PinnResult *r, const char *dir, Diag *d, FI
         po.ylabel = "loss (log scale)";
         po.logy = 1;
         size_t len;
-        rc |= put_svg(dir, "loss.svg", plot_scatter_svg(ep, lo, r->epochs + 1, &po, &len), d, log);
+        rc |= plot_put(dir, "loss.svg", plot_scatter_svg(ep, lo, r->epochs + 1, &po, &len), d, log);
     } else {
         rc = -1;
     }

@@ -737,6 +737,13 @@ char *plot_indiv_svg(const double *id, const double *time, const double *dv,
     return sb_done(&b, len);
 }
 
+int plot_put(const char *dir, const char *name, char *svg, Diag *d, FILE *log)
+{
+    int rc = tab_put(dir, name, svg, svg ? strlen(svg) : 0, d, log);
+    free(svg);
+    return rc;
+}
+
 int plot_write(const char *path, char *svg)
 {
     if (!svg) {

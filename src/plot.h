@@ -16,6 +16,9 @@
 #define QLX_PLOT_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include "diag.h"
 
 enum { PLOT_REF_NONE, PLOT_REF_IDENTITY, PLOT_REF_ZERO };
 
@@ -70,6 +73,9 @@ char *plot_vpc_svg(const double *t, const double *obs, const double *sim, int n,
  * len is read before or after the call fills it; the text has no NUL,
  * so its length is strlen(svg). */
 int plot_write(const char *path, char *svg);
+
+/* plot_write to dir/name through tab_put (reported, logged); takes svg. */
+int plot_put(const char *dir, const char *name, char *svg, Diag *d, FILE *log);
 
 /* The axis range of data in [lo, hi]: ticks every *step from *tick_lo to
  * *tick_hi, which enclose [lo, hi] and are the ends of the axis; the step

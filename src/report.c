@@ -22,16 +22,7 @@ typedef struct {
 
 static int put(Cols *c, const char *name, char *svg)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", c->dir, name);
-    if (plot_write(path, svg) != 0) {
-        diag_report(c->d, DIAG_ERROR, diag_nospan(), NULL, "cannot write '%s': %s", path,
-                    strerror(errno));
-        return -1;
-    }
-    if (c->log)
-        fprintf(c->log, "qlxc: wrote %s\n", path);
-    return 0;
+    return plot_put(c->dir, name, svg, c->d, c->log);
 }
 
 static int scatter(Cols *c, const char *file, const char *title, const double *x,

@@ -292,23 +292,6 @@ static int word_index(const char *word, const char *const *names, int n)
 }
 
 /* A number literal, possibly signed: the value in *v. */
-static int const_number(const Expr *e, double *v)
-{
-    if (!e)
-        return 0;
-    if (e->kind == EX_NUM) {
-        *v = e->num;
-        return 1;
-    }
-    if (e->kind == EX_UNARY && (e->op == OP_NEG || e->op == OP_PLUS) &&
-        const_number(e->lhs, v)) {
-        if (e->op == OP_NEG)
-            *v = -*v;
-        return 1;
-    }
-    return 0;
-}
-
 static int is_integer(double v)
 {
     return isfinite(v) && v == floor(v) && fabs(v) < 2e9;
@@ -1941,7 +1924,7 @@ static void check_prior(Sema *s, const PriorDecl *p)
         return;
     }
     for (int i = 0; i < d->nargs; i++)
-        if (!const_number(d->args[i], &mp.p[i])) {
+        if (!ast_const_number(d->args[i], &mp.p[i])) {
             err(s, d->args[i]->span, NULL, "prior parameters must be numbers");
             return;
         }
@@ -2108,9 +2091,9 @@ static int item_has_type(const DirItem *it, const char *type)
     if (it->kind != DI_EXPR || !e)
         return 0;
     if (strcmp(type, "int") == 0)
-        return const_number(e, &v) && is_integer(v);
+        return ast_const_number(e, &v) && is_integer(v);
     if (strcmp(type, "num") == 0)
-        return const_number(e, &v);
+        return ast_const_number(e, &v);
     if (strcmp(type, "name") == 0)
         return e->kind == EX_NAME;
     if (strcmp(type, "call") == 0)
@@ -2329,24 +2312,11 @@ static void check_directive(Sema *s, const Record *r, const Directive *dir)
 }
 
 /* The value after KEY in a directive (KEY value or KEY=value), or NULL. */
-static const Expr *dir_value(const Directive *dir, const char *key)
-{
-    for (int i = 0; i < dir->nitems; i++) {
-        const DirItem *it = &dir->items[i];
-        if (it->kind == DI_KEYVAL && kw_strcaseeq(it->key, key))
-            return it->expr;
-        if (it->kind == DI_EXPR && it->expr && it->expr->kind == EX_NAME &&
-            kw_strcaseeq(it->expr->text, key) && i + 1 < dir->nitems)
-            return dir->items[i + 1].expr;
-    }
-    return NULL;
-}
-
 static double dir_num(const Directive *dir, int i, double dflt)
 {
     double v;
     return i < dir->nitems && dir->items[i].kind == DI_EXPR &&
-           const_number(dir->items[i].expr, &v) ? v : dflt;
+           ast_const_number(dir->items[i].expr, &v) ? v : dflt;
 }
 
 /* $LOSS DATA w / PHYSICS w COLLOCATION n OVER (a, b) / INITIAL w */
@@ -2371,12 +2341,12 @@ static void settings_loss(Sema *s, const Record *r)
             double v;
             const Expr *e;
             l->physics = dir_num(dir, 0, 0);
-            if ((e = dir_value(dir, "COLLOCATION")) && const_number(e, &v) && is_integer(v))
+            if ((e = ast_dir_value(dir, "COLLOCATION")) && ast_const_number(e, &v) && is_integer(v))
                 l->collocation = (int)v;
-            if ((e = dir_value(dir, "OVER")) && e->kind == EX_TUPLE) {
+            if ((e = ast_dir_value(dir, "OVER")) && e->kind == EX_TUPLE) {
                 double a, b;
-                if (e->nargs != 2 || !const_number(e->args[0], &a) ||
-                    !const_number(e->args[1], &b) || !(a < b))
+                if (e->nargs != 2 || !ast_const_number(e->args[0], &a) ||
+                    !ast_const_number(e->args[1], &b) || !(a < b))
                     err(s, e->span, NULL, "OVER needs two increasing numbers (from, to)");
                 else
                     l->over_lo = a, l->over_hi = b;

@@ -46,6 +46,21 @@ int tab_mkdirs(const char *dir)
     return 0;
 }
 
+int tab_put(const char *dir, const char *name, const char *text, size_t len, Diag *d,
+            FILE *log)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    errno = ENOMEM;
+    int rc = text && tab_mkdirs(dir) == 0 ? tab_write_atomic(path, text, len) : -1;
+    if (rc != 0)
+        diag_report(d, DIAG_ERROR, diag_nospan(), "check that the folder can be written",
+                    "cannot write '%s': %s", path, strerror(errno));
+    else if (log)
+        fprintf(log, "qlxc: wrote %s\n", path);
+    return rc;
+}
+
 int tab_write_atomic(const char *path, const char *text, size_t len)
 {
     char tmp[4200];

@@ -41,6 +41,13 @@ int tab_wants_npde(const Model *m, int estimated, int *esample, int *seed);
  * 0, or -1 after reporting; log (may be NULL) gets one line per file. */
 int tab_write_all(const TabRun *r, const char *dir, Diag *d, FILE *log);
 
+/* Writes text (len bytes; NULL: out of memory) to dir/name atomically,
+ * creating dir; a failure is reported through d with the path and why,
+ * a success logged as "qlxc: wrote PATH" to log (may be NULL).  0 or -1.
+ * Every output file of a run goes through here. */
+int tab_put(const char *dir, const char *name, const char *text, size_t len, Diag *d,
+            FILE *log);
+
 /* Writes text to path atomically; 0 or -1 with errno set. */
 int tab_write_atomic(const char *path, const char *text, size_t len);
 

@@ -184,8 +184,18 @@ int vpc_run(const Prog *p, const Dataset *ds, const Directive *line, const doubl
     double *eps = malloc(sizeof(double) * ((size_t)ds->nrows * (size_t)m->sigma.n + 1));
     double *vals = malloc(sizeof(double) * (size_t)(ds->nrows + 1));
     double *scratch = malloc(sizeof(double) * (size_t)(ds->nrows + nrep + 1));
-    int *first = malloc(sizeof(int) * (size_t)(total + 1));
-    int rc = rep && eta && eps && vals && scratch && first ? 0 : -1;
+    /* each bin's rows, found once: rows[start[b] .. start[b + 1]) */
+    int *start = calloc((size_t)total + 2, sizeof(int));
+    int *rows = malloc(sizeof(int) * (size_t)(ds->nrows + 1));
+    for (int k = 0; start && rows && k < ds->nrows; k++)
+        if (bin[k] >= 0)
+            start[bin[k] + 2]++;
+    for (int b = 0; start && rows && b < total; b++)
+        start[b + 2] += start[b + 1];
+    for (int k = 0; start && rows && k < ds->nrows; k++)
+        if (bin[k] >= 0)
+            rows[start[bin[k] + 1]++] = k;
+    int rc = rep && eta && eps && vals && scratch && start && rows ? 0 : -1;
     SimOut so;
     if (rc == 0 && sim_out_alloc(&so, p, ds) != 0)
         rc = -1;
@@ -202,9 +212,8 @@ int vpc_run(const Prog *p, const Dataset *ds, const Directive *line, const doubl
         }
         for (int b = 0; b < total; b++) {
             int c = 0;
-            for (int k = 0; k < ds->nrows; k++)
-                if (bin[k] == b)
-                    vals[c++] = so.y[k];
+            for (int k = start[b]; k < start[b + 1]; k++)
+                vals[c++] = so.y[rows[k]];
             mc_quantiles(vals, c, scratch, 3, P3, rep + ((size_t)q * total + b) * 3);
         }
     }
@@ -228,7 +237,8 @@ int vpc_run(const Prog *p, const Dataset *ds, const Directive *line, const doubl
     free(eps);
     free(vals);
     free(scratch);
-    free(first);
+    free(start);
+    free(rows);
     free(bin);
     free(off);
     if (rc != 0)
@@ -250,11 +260,7 @@ void vpc_result_free(VpcResult *r)
 
 int vpc_write(const VpcResult *r, const char *dir, Diag *d, FILE *log)
 {
-    if (tab_mkdirs(dir) != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot create the folder %s", dir);
-        return -1;
-    }
-    char *text = NULL, path[4096];
+    char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f)
@@ -273,33 +279,26 @@ int vpc_write(const VpcResult *r, const char *dir, Diag *d, FILE *log)
             }
     }
     fclose(f);
-    snprintf(path, sizeof path, "%s/vpc.csv", dir);
-    int rc = tab_write_atomic(path, text, len);
+    int rc = tab_put(dir, "vpc.csv", text, len, d, log);
     free(text);
-    if (rc != 0) {
-        diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write %s", path);
+    if (rc != 0)
         return -1;
-    }
-    if (log)
-        fprintf(log, "qlxc: wrote %s\n", path);
     for (int j = 0; j < r->npanel; j++) {
         const VpcPanel *pn = &r->panel[j];
         char name[64], title[160];
-        snprintf(name, sizeof name, r->npanel > 1 ? "vpc_%d.svg" : "vpc.svg", pn->dvid);
-        if (r->npanel > 1)
+        if (r->npanel > 1) {
+            snprintf(name, sizeof name, "vpc_%d.svg", pn->dvid);
             snprintf(title, sizeof title, "VPC, DVID %d: observed percentiles in the 95%% "
                                           "intervals of %d simulations", pn->dvid, r->nrep);
-        else
+        } else {
+            snprintf(name, sizeof name, "vpc.svg");
             snprintf(title, sizeof title, "VPC: observed percentiles in the 95%% intervals of "
                                           "%d simulations", r->nrep);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        size_t sl;
-        if (plot_write(path, plot_vpc_svg(pn->time, pn->obs, pn->sim, pn->nbin, title, &sl)) != 0) {
-            diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "cannot write %s", path);
-            return -1;
         }
-        if (log)
-            fprintf(log, "qlxc: wrote %s\n", path);
+        size_t sl;
+        if (plot_put(dir, name, plot_vpc_svg(pn->time, pn->obs, pn->sim, pn->nbin, title, &sl), d,
+                     log) != 0)
+            return -1;
     }
     return 0;
 }
