@@ -103,7 +103,8 @@ struct Stmt {
 typedef enum {
     OV_FLAG,              /* KEY alone */
     OV_NUM, OV_WORD, OV_STRING, OV_PATH, OV_AT, OV_HASH,
-    OV_FILTERS            /* KEY=(COL.EQ.1, ...) */
+    OV_FILTERS,           /* KEY=(COL.EQ.1, ...) */
+    OV_NAMES              /* KEY=(A, B, ...), for an OPT_NAMES option */
 } OptValKind;
 
 typedef struct {
@@ -125,6 +126,9 @@ typedef struct {
     Span value_span;
     Filter *filters;
     int nfilters;
+    const char **names;   /* OV_NAMES */
+    Span *name_spans;
+    int nnames;
 } Option;
 
 typedef struct {

@@ -238,7 +238,7 @@ static const char *cname(const Reader *r, int col)
  * ones at the end, so that a trailing comma is not an extra field. */
 static void push_field(Reader *r, size_t soff, size_t slen, size_t off, size_t len)
 {
-    if (r->nf <= r->m->ncols) {
+    if (r->nf <= r->m->ninput) {
         Field *f = &r->f[r->nf];
         f->off = (int)off;
         f->len = (int)len;
@@ -251,7 +251,7 @@ static void push_field(Reader *r, size_t soff, size_t slen, size_t off, size_t l
 /* Drops empty fields past the last column: "1,2,3,," has three. */
 static void trim_extras(Reader *r, int last_nonempty)
 {
-    int ncols = r->m->ncols;
+    int ncols = r->m->ninput;
     if (r->nf > ncols)
         r->nf = last_nonempty > ncols ? last_nonempty : ncols;
 }
@@ -352,7 +352,7 @@ static void split(Reader *r, DataFormat fmt, size_t b, size_t e)
  * way a number does (so a mangled data row is not taken for one). */
 static int all_names(const Reader *r)
 {
-    int n = r->nf <= r->m->ncols ? r->nf : r->m->ncols + 1;
+    int n = r->nf <= r->m->ninput ? r->nf : r->m->ninput + 1;
     for (int i = 0; i < n; i++) {
         const Field *f = &r->f[i];
         int c = r->text[f->off];
@@ -367,7 +367,7 @@ static int all_names(const Reader *r)
 static void check_header(Reader *r)
 {
     const Model *m = r->m;
-    int n = r->nf < m->ncols ? r->nf : m->ncols;
+    int n = r->nf < m->ninput ? r->nf : m->ninput;
     for (int i = 0; i < n; i++) {
         const ModelColumn *c = &m->cols[i];
         const Field *f = &r->f[i];
@@ -384,10 +384,10 @@ static void check_header(Reader *r)
              i + 1, f->len, s, c->name);
         return;
     }
-    if (r->nf != m->ncols)
-        warn(r, r->nf > m->ncols ? field_span(r, &r->f[m->ncols]) : at_offset(r, r->le),
+    if (r->nf != m->ninput)
+        warn(r, r->nf > m->ninput ? field_span(r, &r->f[m->ninput]) : at_offset(r, r->le),
              "the columns are read by position, in the order of $INPUT",
-             "the header has %d columns but $INPUT names %d", r->nf, m->ncols);
+             "the header has %d columns but $INPUT names %d", r->nf, m->ninput);
 }
 
 /* ------------------------------------------------------------------ */
@@ -674,7 +674,7 @@ static int check_row(Reader *r, double *v, DataRow *row)
 static void read_row(Reader *r)
 {
     const Model *m = r->m;
-    int ncols = m->ncols;
+    int ncols = m->ninput;
     const int *rc = m->role_col;
     if (r->nf < ncols) {
         err(r, at_offset(r, r->le),
@@ -696,7 +696,9 @@ static void read_row(Reader *r)
             r->extra_max = r->nf - ncols;
     }
 
-    double *v = r->pool + (size_t)r->nrows * (size_t)ncols;
+    double *v = r->pool + (size_t)r->nrows * (size_t)m->ncols;
+    for (int i = ncols; i < m->ncols; i++)
+        v[i] = NAN;   /* derived covariates: filled by the subject hook (lcall.h) */
     int bad = 0;
     for (int i = 0; i < ncols; i++) {
         const Field *f = &r->f[i];
@@ -788,7 +790,7 @@ static void read_line(Reader *r)
             DataFormat fmt = r->fmt != DFMT_AUTO ? r->fmt
                            : memchr(t + b, ',', e - b) ? DFMT_CSV : DFMT_SPACE;
             split(r, fmt, b, e);
-            if (!r->split_err && r->nf == r->m->ncols && all_names(r))
+            if (!r->split_err && r->nf == r->m->ninput && all_names(r))
                 check_header(r);
         }
         return;
@@ -931,7 +933,7 @@ Dataset *data_parse(Arena *a, Diag *d, const Model *m, const char *name,
     if (r.extra_rows > 0)
         warn(&r, r.extra_at, "NONMEM ignores them too; DROP names a column to skip",
              "%d field%s past the %d columns of $INPUT %s ignored (on %d row%s)",
-             r.extra_max, r.extra_max == 1 ? "" : "s", ncols,
+             r.extra_max, r.extra_max == 1 ? "" : "s", m->ninput,
              r.extra_max == 1 ? "is" : "are", r.extra_rows, r.extra_rows == 1 ? "" : "s");
     if (r.reused > 1)
         diag_report(d, DIAG_NOTE, diag_nospan(), NULL,

@@ -596,6 +596,15 @@ static void put_option(Fmt *f, const Option *o)
         }
         putch(f, ')');
         return;
+    case OV_NAMES:
+        put(f, "=(");
+        for (int i = 0; i < o->nnames; i++) {
+            if (i)
+                put(f, ", ");
+            put(f, o->names[i]);
+        }
+        putch(f, ')');
+        return;
     default:                    /* OV_NUM, OV_PATH: as written */
         putch(f, '=');
         put(f, o->text);

@@ -12,6 +12,8 @@
  * runaway script stops with a clear error instead of hanging or eating
  * the machine.  A script loads a module of Qlynix's standard library
  * with stdlib("clinical") (stdlib/lua/), the one way in from outside.
+ * math.random is refused too: its draws would not come from the model's
+ * seed; samplers and dosing rules get a generator that does (rng.h).
  * HookOpts.unsafe (qlxc run --lua-unsafe) opens every
  * standard library and lifts the budget and the cap.
  *
@@ -24,6 +26,8 @@
 #define QLX_HOOK_H
 
 #include <stddef.h>
+
+#include "rng.h"
 
 typedef struct {
     int unsafe;              /* --lua-unsafe: every library, no limits */
@@ -53,6 +57,27 @@ int hook_has(const Hook *h, const char *name);
  * with hook_error() (a Lua error, a result that is not a number, the
  * instruction budget or the memory cap). */
 int hook_call(Hook *h, const char *name, const double *args, int nargs, double *y);
+
+/* Named numbers, passed to a function as a table {key = value} or read
+ * back from the table it returns. */
+typedef struct {
+    const char *const *keys;
+    double *vals;
+    int n;
+} HookMap;
+
+/* t = name(in [, rng]): the function gets in as a table and, when rng is
+ * not NULL, a generator object that draws from it (rng:uniform([a, b]),
+ * rng:normal([mean, sd]), rng:lognormal(median, sd of the log),
+ * rng:bernoulli(p), rng:choice(list)), valid during the call only.  It
+ * returns a table whose fields must each be one of out's keys with a
+ * number: out->vals[j] gets the field out->keys[j] and set[j] (out->n)
+ * says whether it was there.  0, or -1 with hook_error(). */
+int hook_call_table(Hook *h, const char *name, const HookMap *in, Rng *rng,
+                    const HookMap *out, unsigned char *set);
+
+/* y = name(in [, rng]), as hook_call_table with one number out. */
+int hook_call_number(Hook *h, const char *name, const HookMap *in, Rng *rng, double *y);
 
 const char *hook_error(const Hook *h);
 

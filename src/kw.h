@@ -22,7 +22,8 @@ typedef enum {
 } KwBody;
 
 typedef enum {
-    OPT_INT, OPT_NUM, OPT_ENUM, OPT_PATH, OPT_FLAG, OPT_IGNORE, OPT_NAME
+    OPT_INT, OPT_NUM, OPT_ENUM, OPT_PATH, OPT_FLAG, OPT_IGNORE, OPT_NAME,
+    OPT_NAMES              /* (NAME, NAME, ...) */
 } KwType;
 
 typedef struct {

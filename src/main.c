@@ -21,6 +21,7 @@
 #include <sundials/sundials_version.h>
 
 #include "data.h"
+#include "derive.h"
 #include "diag.h"
 #include "dist.h"
 #include "est.h"
@@ -1142,6 +1143,72 @@ static int simulate_dataset(const Cli *c, const Prog *p, Dataset *ds, const SimO
     return status;
 }
 
+/* The $LUA scripts, each relative to the model file. */
+static void lua_paths(const Cli *c, const Model *m, Arena *a, LuaScripts *out)
+{
+    const char **paths = mem_alloc(a, sizeof *paths * (size_t)(m->nlua + 1));
+    const char *model = c->files[0], *slash = strrchr(model, '/');
+    for (int i = 0; i < m->nlua; i++) {
+        const char *rel = m->lua_paths[i];
+        size_t dl = slash && rel[0] != '/' ? (size_t)(slash - model) + 1 : 0;
+        char *path = mem_alloc(a, dl + strlen(rel) + 1);
+        memcpy(path, model, dl);
+        strcpy(path + dl, rel);
+        paths[i] = path;
+    }
+    out->paths = paths;
+    out->n = m->nlua;
+    out->model = model;
+    memset(&out->o, 0, sizeof out->o);
+    out->o.unsafe = c->lua_unsafe;
+    out->o.stdlib = c->stdlib;
+    out->o.nstdlib = c->nstdlib;
+    if (c->lua_unsafe)
+        fprintf(stderr, "qlxc: --lua-unsafe: the $LUA scripts run with every Lua library and "
+                        "no limits\n");
+}
+
+/* The subject hook's derived covariates into ds, before any engine runs
+ * (derive.h).  0, or -1 after reporting. */
+static int lua_derive(const Model *m, const LuaScripts *s, Dataset *ds, Diag *d)
+{
+    if (!m->lua_subject)
+        return 0;
+    char why[768];
+    Hook *h = hook_new(s->paths, s->n, &s->o, why, sizeof why);
+    if (!h) {
+        fprintf(stderr, "qlxc: %s: $LUA: %s\n", s->model, why);
+        return -1;
+    }
+    int rc = 0;
+    if (!hook_has(h, m->lua_subject)) {
+        diag_report(d, DIAG_ERROR, m->lua_subject_span, "define it in the $LUA script",
+                    "the $LUA scripts define no function '%s'", m->lua_subject);
+        rc = -1;
+    } else {
+        rc = derive_data(h, m, s->model, ds, d);
+    }
+    hook_free(&h);
+    return rc;
+}
+
+/* The scripts loaded once here so that a script that does not load, or
+ * lacks a function the model calls, is reported before anything runs;
+ * then the derived covariates.  0, or -1 after reporting. */
+static int lua_scripts(const Cli *c, const Model *m, const Prog *p, Dataset *ds, Arena *a,
+                       Diag *d, LuaScripts *out)
+{
+    lua_paths(c, m, a, out);
+    char why[768];
+    LCall *lc = lcall_new(p, out, why, sizeof why);
+    if (!lc) {
+        fprintf(stderr, "qlxc: %s: $LUA: %s\n", out->model, why);
+        return -1;
+    }
+    lcall_free(&lc);
+    return lua_derive(m, out, ds, d);
+}
+
 /* $LOSS or METHOD=ADAM: physics-informed training of the hybrid model
  * (docs/pinn.md). */
 static int run_training(const Cli *c, Unit *u)
@@ -1163,6 +1230,12 @@ static int run_training(const Cli *c, Unit *u)
     Dataset *ds = data_read(u->arena, u->diag, m, c->files[0]);
     if (!ds)
         return EXIT_MODEL;
+    if (m->lua_subject) {
+        LuaScripts lua;
+        lua_paths(c, m, u->arena, &lua);
+        if (lua_derive(m, &lua, ds, u->diag) != 0)
+            return EXIT_MODEL;
+    }
     fprintf(stderr, "qlxc: %s: %d subjects, %d records\n", ds->path, ds->nsubjects, ds->nrows);
     PinnOpts po = { est, stderr };
     PinnResult r;
@@ -1175,41 +1248,6 @@ static int run_training(const Cli *c, Unit *u)
                  : EXIT_RUNTIME;
     pinn_result_free(&r);
     return st;
-}
-
-/* The $LUA scripts, each relative to the model file, loaded once here so
- * that a script that does not load, or lacks a function the model calls,
- * is reported before anything runs.  0, or -1 after reporting. */
-static int lua_scripts(const Cli *c, const Model *m, const Prog *p, Arena *a, LuaScripts *out)
-{
-    const char **paths = mem_alloc(a, sizeof *paths * (size_t)(m->nlua + 1));
-    const char *model = c->files[0], *slash = strrchr(model, '/');
-    for (int i = 0; i < m->nlua; i++) {
-        const char *rel = m->lua_paths[i];
-        size_t dl = slash && rel[0] != '/' ? (size_t)(slash - model) + 1 : 0;
-        char *path = mem_alloc(a, dl + strlen(rel) + 1);
-        memcpy(path, model, dl);
-        strcpy(path + dl, rel);
-        paths[i] = path;
-    }
-    out->paths = paths;
-    out->n = m->nlua;
-    out->model = model;
-    memset(&out->o, 0, sizeof out->o);
-    out->o.unsafe = c->lua_unsafe;
-    out->o.stdlib = c->stdlib;
-    out->o.nstdlib = c->nstdlib;
-    char why[768];
-    LCall *lc = lcall_new(p, out, why, sizeof why);
-    if (!lc) {
-        fprintf(stderr, "qlxc: %s: $LUA: %s\n", model, why);
-        return -1;
-    }
-    lcall_free(&lc);
-    if (c->lua_unsafe)
-        fprintf(stderr, "qlxc: --lua-unsafe: the $LUA scripts run with every Lua library and "
-                        "no limits\n");
-    return 0;
 }
 
 static int cmd_run(const Cli *c)
@@ -1277,7 +1315,7 @@ static int cmd_run(const Cli *c)
     SimOpts o = sim_options(m, c);
     LuaScripts lua;
     if (m->nlua > 0) {
-        if (lua_scripts(c, m, p, u.arena, &lua) != 0) {
+        if (lua_scripts(c, m, p, ds, u.arena, u.diag, &lua) != 0) {
             prog_free(p);
             unit_free(&u);
             return EXIT_MODEL;

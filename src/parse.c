@@ -568,6 +568,52 @@ static Filter filter(Parser *p)
     return f;
 }
 
+/* filters := "(" filter { "," filter } ")" */
+static Option filter_list(Parser *p, Option o)
+{
+    o.kind = OV_FILTERS;
+    p->paren++;
+    advance(p);
+    int cap = 0;
+    do {
+        Filter f = filter(p);
+        MEM_PUSH(p->arena, o.filters, o.nfilters, cap, f);
+    } while (!p->panic && accept(p, TK_COMMA));
+    p->paren--;
+    if (!p->panic && !at(p, TK_RPAREN))
+        expected(p, "',' or ')' after a filter", NULL);
+    else if (!p->panic)
+        advance(p);
+    o.value_span = span_from(p, o.value_span);
+    return o;
+}
+
+/* names := "(" NAME { "," NAME } ")"   -- for an OPT_NAMES option */
+static Option name_list(Parser *p, Option o)
+{
+    o.kind = OV_NAMES;
+    p->paren++;
+    advance(p);
+    int cap = 0, scap = 0;
+    do {
+        if (!at(p, TK_IDENT)) {
+            expected(p, "a name", "write e.g. (BMI, CRCL)");
+            break;
+        }
+        MEM_PUSH(p->arena, o.names, o.nnames, cap, p->tok.text);
+        int n = o.nnames - 1;
+        MEM_PUSH(p->arena, o.name_spans, n, scap, p->tok.span);
+        advance(p);
+    } while (accept(p, TK_COMMA));
+    p->paren--;
+    if (!p->panic && !at(p, TK_RPAREN))
+        expected(p, "',' or ')' after a name", NULL);
+    else if (!p->panic)
+        advance(p);
+    o.value_span = span_from(p, o.value_span);
+    return o;
+}
+
 /* option := NAME [ "=" opt-value ]   -- NAME already consumed into key */
 static Option option_value(Parser *p, Token key)
 {
@@ -601,23 +647,8 @@ static Option option_value(Parser *p, Token key)
     case TK_HASH:
         o.kind = OV_HASH;
         break;
-    case TK_LPAREN: {
-        o.kind = OV_FILTERS;
-        p->paren++;
-        advance(p);
-        int cap = 0;
-        do {
-            Filter f = filter(p);
-            MEM_PUSH(p->arena, o.filters, o.nfilters, cap, f);
-        } while (!p->panic && accept(p, TK_COMMA));
-        p->paren--;
-        if (!p->panic && !at(p, TK_RPAREN))
-            expected(p, "',' or ')' after a filter", NULL);
-        else if (!p->panic)
-            advance(p);
-        o.value_span = span_from(p, o.value_span);
-        return o;
-    }
+    case TK_LPAREN:
+        return ko && ko->type == OPT_NAMES ? name_list(p, o) : filter_list(p, o);
     default:
         expected(p, "a value after '='", NULL);
         return o;

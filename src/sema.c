@@ -433,6 +433,10 @@ static void check_option_value(Sema *s, const Option *o, const KwOption *k)
         if (o->kind != OV_WORD)
             err(s, o->value_span, NULL, "'%s' needs a name", name);
         break;
+    case OPT_NAMES:
+        if (o->kind != OV_NAMES)
+            err(s, o->value_span, "write e.g. (BMI, CRCL)", "'%s' needs a list of names", name);
+        break;
     }
 }
 
@@ -840,6 +844,50 @@ static void declare_net(Sema *s, const Record *r)
         MEM_PUSH(s->a, m->nets, m->nnets, s->capnets, net);
 }
 
+/* $LUA ... SUBJECT=fn DERIVED=(A, B): the names fn sets become columns
+ * after $INPUT's, filled once per subject before any engine runs. */
+static void declare_derived(Sema *s)
+{
+    Model *m = s->m;
+    m->ninput = m->ncols;
+    const Record *seen = NULL;
+    for (int i = 0; i < s->t->nrecs && !full(s); i++) {
+        const Record *r = s->t->recs[i];
+        if (!r || r->kind != REC_LUA)
+            continue;
+        const Option *fn = get_option(r, "SUBJECT"), *der = get_option(r, "DERIVED");
+        if (!fn && !der)
+            continue;
+        if (!fn || !der || fn->kind != OV_WORD || der->kind != OV_NAMES) {
+            if (fn && der)
+                continue;   /* the option's own check said what is wrong */
+            err(s, (fn ? fn : der)->key_span,
+                "write SUBJECT=derive DERIVED=(BMI, CRCL): the function and the names it sets",
+                "SUBJECT= and DERIVED= go together");
+            continue;
+        }
+        if (seen) {
+            err(s, fn->key_span, "let one function set every derived covariate",
+                "a model has one SUBJECT hook");
+            note(s, get_option(seen, "SUBJECT")->key_span, "the first is here");
+            continue;
+        }
+        seen = r;
+        m->lua_subject = fn->text;
+        m->lua_subject_span = fn->value_span;
+        for (int k = 0; k < der->nnames; k++) {
+            ModelColumn mc = { der->names[k], NULL, COL_DERIVED, der->name_spans[k] };
+            if (reserved_role(der->names[k]) >= 0) {
+                err(s, der->name_spans[k], "a derived covariate needs a name of its own",
+                    "'%s' is a reserved data item", der->names[k]);
+                continue;
+            }
+            if (declare(s, mc.name, DK_COL, m->ncols, mc.span))
+                MEM_PUSH(s->a, m->cols, m->ncols, s->capcols, mc);
+        }
+    }
+}
+
 static void declare_all(Sema *s)
 {
     const Ast *t = s->t;
@@ -873,6 +921,7 @@ static void declare_all(Sema *s)
             break;
         }
     }
+    declare_derived(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -914,6 +963,12 @@ static void data_filters(Sema *s, const Option *o, int accept)
             column_names(s, &names, &n);
             err(s, f->column_span, suggest(s, f->column, names, n),
                 "unknown column '%s' in filter", f->column);
+            continue;
+        }
+        if (col >= s->m->ninput) {
+            err(s, f->column_span, "rows are kept or skipped as they are read, before the "
+                                   "subject hook runs; filter on the columns it reads",
+                "'%s' is a derived covariate", f->column);
             continue;
         }
         ModelFilter mf = { col, f->op, f->value, 0, 0, f->value_span };
@@ -2473,5 +2528,5 @@ const char *sema_role_name(ColRole r)
 {
     if (r >= 0 && r < COL_NITEMS)
         return role_names[r];
-    return r == COL_DROPPED ? "DROP" : "covariate";
+    return r == COL_DROPPED ? "DROP" : r == COL_DERIVED ? "derived covariate" : "covariate";
 }

@@ -66,7 +66,8 @@ typedef enum {
     COL_RATE, COL_II, COL_ADDL, COL_SS, COL_DVID,
     COL_NITEMS,            /* count of the reserved data items above */
     COL_COVARIATE = COL_NITEMS,
-    COL_DROPPED
+    COL_DROPPED,
+    COL_DERIVED            /* $LUA DERIVED=(...): after $INPUT's columns */
 } ColRole;
 
 typedef struct {
@@ -219,6 +220,8 @@ typedef struct {
     ModelRandom omega, sigma;
     ModelCmt *cmts;        int ncmts;
     ModelColumn *cols;     int ncols;
+    int ninput;            /* cols [0, ninput) are $INPUT's, read from the file;
+                              [ninput, ncols) the subject hook's derived ones */
     int role_col[COL_NITEMS];  /* column of each data item, -1 if absent */
     ModelVar *vars;        int nvars;
     ModelNet *nets;        int nnets;
@@ -235,6 +238,9 @@ typedef struct {
     ModelLoss loss;
     ModelSim sim;
     const char **lua_paths;    Span *lua_spans;    int nlua;
+    const char *lua_subject;   /* $LUA SUBJECT=fn: the per-subject hook, or NULL;
+                                  it sets the DERIVED columns */
+    Span lua_subject_span;
 } Model;
 
 /* Checks t; returns the model, or NULL when errors were reported. */

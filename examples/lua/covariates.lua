@@ -9,3 +9,13 @@ function wt_ratio(wt)
   end
   return wt / 70
 end
+
+-- The subject hook of fit_derived.qlx ($LUA ... SUBJECT=derive
+-- DERIVED=(WTR, WTCAT)): the subject's covariates in, a table of derived
+-- covariates out, once per subject.  WTCAT recodes weight into three
+-- bands (1: below 60 kg, 2: 60-90 kg, 3: above 90 kg).
+function derive(cov)
+  local band = 2
+  if cov.WT < 60 then band = 1 elseif cov.WT > 90 then band = 3 end
+  return { WTR = wt_ratio(cov.WT), WTCAT = band }
+end
