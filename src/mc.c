@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "derive.h"
+#include "hook.h"
 #include "kw.h"
 #include "la.h"
 #include "mem.h"
@@ -21,7 +23,9 @@
 #include "rng.h"
 #include "table.h"
 
-enum { MC_STREAM_RESAMPLE = 9, MC_STREAM_THETA = 10, MC_STREAM_COV = 16 };  /* sim_draw: 0, 1 */
+/* sim_draw: 0, 1; a Lua rule's decision k: MC_STREAM_RULE + k */
+enum { MC_STREAM_RESAMPLE = 9, MC_STREAM_THETA = 10, MC_STREAM_SAMPLER = 11,
+       MC_STREAM_COV = 16, MC_STREAM_RULE = 1 << 20 };
 enum { MC_MAXCOV = 32, MC_GRID = 192 };
 
 typedef enum { ST_MIN, ST_MAX, ST_MEAN, ST_AUC, ST_TROUGH, ST_TABOVE, ST_TBELOW } Stat;
@@ -41,10 +45,15 @@ typedef struct {
     int resample;
     CovDist cov[MC_MAXCOV];
     int ncov;
+    const char *sampler;   /* POPULATION LUA=fn, or NULL */
+    Span sampler_span;
     /* regimen */
     const Expr *dose;      /* a number, a tuple, or seq(from, to, by) */
     int cmt, ndoses, ss, has_regimen;
     double ii, dur;
+    const char *rule;      /* REGIMEN RULE=fn: the dosing rule, or NULL */
+    Span rule_span;
+    int every;             /* a decision before every `every`-th dose */
     /* endpoint */
     Stat stat;
     int var, cmt_var;      /* a Model.vars index, or a compartment (cmt_var) */
@@ -65,6 +74,8 @@ typedef struct {
     const Dataset *ds;
     Diag *d;
     Arena *a;
+    Hook *h;               /* for the subject hook, samplers and rules; or NULL */
+    const char *model;     /* the .qlx path, for the hooks' places in errors */
 } Mc;
 
 static int fail(Mc *c, Span at, const char *hint, const char *msg)
@@ -91,6 +102,17 @@ static int read_population(Mc *c, Spec *s, const Directive *dir)
         if (it->kind == DI_EXPR && it->expr && it->expr->kind == EX_NAME &&
             kw_strcaseeq(it->expr->text, "RESAMPLE")) {
             s->resample = 1;
+            continue;
+        }
+        if (it->kind == DI_KEYVAL && kw_strcaseeq(it->key, "LUA")) {
+            if (!it->expr || it->expr->kind != EX_NAME)
+                return fail(c, it->span, "write LUA=sample, a function of the $LUA scripts",
+                            "LUA= names the covariate sampler");
+            if (!c->m->nlua)
+                return fail(c, it->span, "add $LUA file.lua with the function",
+                            "a Lua sampler needs a $LUA record");
+            s->sampler = it->expr->text;
+            s->sampler_span = it->expr->span;
             continue;
         }
         if (it->kind != DI_DIST && it->kind != DI_KEYVAL)
@@ -168,6 +190,8 @@ static int read_regimen(Mc *c, Spec *s, const Directive *dir)
     s->dur = 0;
     s->ii = 0;
     s->cmt = -1;
+    s->rule = NULL;
+    s->every = 1;
     for (int i = 0; i < dir->nitems; i++) {
         const DirItem *it = &dir->items[i];
         double v = 0;
@@ -176,6 +200,23 @@ static int read_regimen(Mc *c, Spec *s, const Directive *dir)
                         "a REGIMEN line takes KEY=value items");
         if (kw_strcaseeq(it->key, "DOSE")) {
             s->dose = it->expr;
+            continue;
+        }
+        if (kw_strcaseeq(it->key, "RULE")) {
+            if (!it->expr || it->expr->kind != EX_NAME)
+                return fail(c, it->span, "write RULE=titrate, a function of the $LUA scripts",
+                            "RULE= names the dosing rule");
+            if (!c->m->nlua)
+                return fail(c, it->span, "add $LUA file.lua with the function",
+                            "a dosing rule needs a $LUA record");
+            s->rule = it->expr->text;
+            s->rule_span = it->expr->span;
+            continue;
+        }
+        if (kw_strcaseeq(it->key, "EVERY")) {
+            if (!ast_const_number(it->expr, &v) || !(v >= 1 && v == floor(v) && v < 1e6))
+                return fail(c, it->span, NULL, "EVERY is a whole number of doses, 1 or more");
+            s->every = (int)v;
             continue;
         }
         if (!ast_const_number(it->expr, &v))
@@ -192,7 +233,7 @@ static int read_regimen(Mc *c, Spec *s, const Directive *dir)
             s->dur = v;
         else
             return fail(c, it->span, "DOSE, CMT (a compartment number), II (> 0), N (doses), "
-                                     "SS (0 or 1), DUR (infusion hours)",
+                                     "SS (0 or 1), DUR (infusion hours), RULE, EVERY",
                         "unknown REGIMEN item, or its value is out of range");
     }
     if (!s->dose)
@@ -200,6 +241,11 @@ static int read_regimen(Mc *c, Spec *s, const Directive *dir)
                     "REGIMEN needs DOSE");
     if ((s->ss || s->ndoses > 1) && !(s->ii > 0))
         return fail(c, dir->name_span, "add II=24", "repeated doses need II");
+    if (s->rule && s->ss)
+        return fail(c, s->rule_span, "give the doses as N=... II=...; the rule decides each",
+                    "a dosing rule has no decisions to make at steady state (SS=1)");
+    if (s->ndoses > 100000)
+        return fail(c, dir->name_span, NULL, "too many doses (100,000 at most)");
     if (s->cmt < 0) {
         for (int k = 0; k < c->m->ncmts && s->cmt < 0; k++)
             if (c->m->cmts[k].dose)
@@ -418,27 +464,44 @@ static double draw_cov(const CovDist *cd, Rng *r)
     return NAN;
 }
 
-/* The dataset of n virtual subjects at one dose: each subject's
- * covariates, its dose record (ADDL and II for N doses; SS=1 for steady
- * state) and MC_GRID + 1 observation records over the window. */
-static Dataset *virtual_data(Mc *c, Arena *a, const Spec *s, int n, double dose,
-                             uint64_t seed)
+/* POPULATION LUA=fn: fn(cov, rng) gets the covariates drawn so far and a
+ * generator of subject i's own stream, and returns those it sets. */
+static int lua_sampler(Mc *c, const Spec *s, int i, uint64_t seed, double *cov)
 {
     const Model *m = c->m;
-    int nc = m->ncols, per = 1 + MC_GRID + 1;
-    Dataset *v = mem_alloc(a, sizeof *v);
-    memset(v, 0, sizeof *v);
-    v->path = "the virtual population";
-    v->file = -1;
-    v->ncols = nc;
-    v->nrows = n * per;
-    v->nsubjects = n;
-    v->rows = mem_alloc(a, sizeof *v->rows * (size_t)v->nrows);
-    v->subjects = mem_alloc(a, sizeof *v->subjects * (size_t)n);
-    double *vals = mem_alloc(a, sizeof(double) * (size_t)v->nrows * (size_t)(nc + 1));
-    double *cov = mem_alloc(a, sizeof(double) * (size_t)(nc + 1));
-    /* the window: from the steady-state dose, else absolute */
+    const char *keys[MC_MAXCOV * 4];
+    double in[MC_MAXCOV * 4], out[MC_MAXCOV * 4];
+    int col[MC_MAXCOV * 4], n = 0;
+    unsigned char set[MC_MAXCOV * 4];
+    for (int k = 0; k < m->ninput && n < MC_MAXCOV * 4; k++)
+        if (m->cols[k].role == COL_COVARIATE) {
+            keys[n] = m->cols[k].name;
+            col[n] = k;
+            in[n++] = cov[k];
+        }
+    Rng r;
+    rng_init(&r, seed, (uint32_t)i, MC_STREAM_SAMPLER);
+    HookMap a = { keys, in, n }, b = { keys, out, n };
+    if (hook_call_table(c->h, s->sampler, &a, &r, &b, set) != 0) {
+        diag_report(c->d, DIAG_ERROR, s->sampler_span, NULL, "virtual subject %d: %s", i + 1,
+                    hook_error(c->h));
+        return -1;
+    }
+    for (int k = 0; k < n; k++)
+        if (set[k])
+            cov[col[k]] = out[k];
+    return 0;
+}
+
+/* Each virtual subject's columns (n x Model.ncols into covs): covariates
+ * resampled from $DATA's subjects or drawn, then the Lua sampler's, then
+ * the derived ones; the same at every dose of the grid. */
+static int population(Mc *c, const Spec *s, int n, uint64_t seed, double *covs)
+{
+    const Model *m = c->m;
+    int nc = m->ncols;
     for (int i = 0; i < n; i++) {
+        double *cov = covs + (size_t)i * nc;
         for (int k = 0; k < nc; k++)
             cov[k] = 0;
         if (s->resample && c->ds && c->ds->nsubjects > 0) {
@@ -456,6 +519,114 @@ static Dataset *virtual_data(Mc *c, Arena *a, const Spec *s, int n, double dose,
             rng_init(&r, seed, (uint32_t)i, MC_STREAM_COV + (uint32_t)s->cov[q].col);
             cov[s->cov[q].col] = draw_cov(&s->cov[q], &r);
         }
+        if (s->sampler && lua_sampler(c, s, i, seed, cov) != 0)
+            return -1;
+        char why[1024];
+        if (m->lua_subject && derive_row(c->h, m, c->model, cov, why, sizeof why) != 0) {
+            diag_report(c->d, DIAG_ERROR, s->span, NULL, "virtual subject %d: %s", i + 1, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One virtual subject's records, the same for every subject of a
+ * scenario, in time order: doses, the rule's decisions (an observation
+ * just before the dose it decides) and the endpoint's grid. */
+typedef enum { VR_DOSE, VR_DECIDE, VR_GRID } VrKind;
+typedef struct {
+    VrKind kind;
+    int k;                 /* the dose, decision or grid point */
+    double t;
+    int order;             /* among records at the same time */
+} Vr;
+
+typedef struct {
+    Vr *rec;
+    int n;
+    int grid[MC_GRID + 1]; /* the grid's records */
+    int *decide;           /* ndecide: the decisions' records */
+    int ndecide;
+    int ndose;             /* explicit dose records (1 without a rule: ADDL repeats it) */
+} Layout;
+
+static int vr_cmp(const void *a, const void *b)
+{
+    const Vr *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->order - y->order;
+}
+
+/* Without a rule: the dose record, then the grid (a grid point at the
+ * dose's time sees the dose; ADDL's later doses come after a record at
+ * their time, so a trough there sees the trough).  With one: N dose
+ * records and the decisions, sorted with the grid so that the same holds. */
+static void layout(Arena *a, const Spec *s, Layout *l)
+{
+    int nd = s->rule ? s->ndoses : 1;
+    int ndec = s->rule ? (s->ndoses + s->every - 1) / s->every : 0;
+    l->n = nd + ndec + MC_GRID + 1;
+    l->rec = mem_alloc(a, sizeof *l->rec * (size_t)l->n);
+    l->decide = mem_alloc(a, sizeof *l->decide * (size_t)(ndec + 1));
+    l->ndecide = ndec;
+    l->ndose = nd;
+    int n = 0;
+    for (int j = 0; j < nd; j++)
+        l->rec[n++] = (Vr){ VR_DOSE, j, j * s->ii, 2 };
+    for (int k = 0; k < ndec; k++)
+        l->rec[n++] = (Vr){ VR_DECIDE, k, (double)k * s->every * s->ii, 0 };
+    for (int q = 0; q <= MC_GRID; q++)
+        l->rec[n++] = (Vr){ VR_GRID, q, s->t0 + (s->t1 - s->t0) * q / MC_GRID,
+                            q == 0 ? 3 : 1 };
+    if (s->rule)
+        qsort(l->rec, (size_t)n, sizeof *l->rec, vr_cmp);
+    for (int r = 0; r < n; r++) {
+        if (l->rec[r].kind == VR_GRID)
+            l->grid[l->rec[r].k] = r;
+        else if (l->rec[r].kind == VR_DECIDE)
+            l->decide[l->rec[r].k] = r;
+    }
+}
+
+/* The dose records' amounts: amt (n x ndose) with a rule, else dose. */
+static void set_doses(const Model *m, const Spec *s, const Layout *l, Dataset *v,
+                      const double *amt, double dose)
+{
+    for (int i = 0; i < v->nsubjects; i++)
+        for (int r = 0; r < l->n; r++) {
+            if (l->rec[r].kind != VR_DOSE)
+                continue;
+            DataRow *row = &v->rows[(size_t)i * l->n + r];
+            row->amt = amt ? amt[(size_t)i * l->ndose + l->rec[r].k] : dose;
+            row->rate = s->dur > 0 ? row->amt / s->dur : 0;
+            if (m->role_col[COL_AMT] >= 0)
+                row->v[m->role_col[COL_AMT]] = row->amt;
+            if (m->role_col[COL_RATE] >= 0)
+                row->v[m->role_col[COL_RATE]] = row->rate;
+        }
+}
+
+/* The dataset of n virtual subjects at one dose: each subject's columns
+ * (covs), its dose records (one with ADDL and II for N doses, or SS=1 for
+ * steady state; with a rule, one per dose) and observation records at
+ * the decisions and over the window. */
+static Dataset *virtual_data(Mc *c, Arena *a, const Spec *s, const Layout *l, int n,
+                             const double *covs, double dose)
+{
+    const Model *m = c->m;
+    int nc = m->ncols, per = l->n;
+    Dataset *v = mem_alloc(a, sizeof *v);
+    memset(v, 0, sizeof *v);
+    v->path = "the virtual population";
+    v->file = -1;
+    v->ncols = nc;
+    v->nrows = n * per;
+    v->nsubjects = n;
+    v->rows = mem_alloc(a, sizeof *v->rows * (size_t)v->nrows);
+    v->subjects = mem_alloc(a, sizeof *v->subjects * (size_t)n);
+    double *vals = mem_alloc(a, sizeof(double) * (size_t)v->nrows * (size_t)(nc + 1));
+    for (int i = 0; i < n; i++) {
         v->subjects[i].id = i + 1;
         v->subjects[i].first = i * per;
         v->subjects[i].n = per;
@@ -463,33 +634,31 @@ static Dataset *virtual_data(Mc *c, Arena *a, const Spec *s, int n, double dose,
             DataRow *row = &v->rows[i * per + k];
             memset(row, 0, sizeof *row);
             row->v = vals + (size_t)(i * per + k) * (size_t)nc;
-            memcpy(row->v, cov, sizeof(double) * (size_t)nc);
+            memcpy(row->v, covs + (size_t)i * nc, sizeof(double) * (size_t)nc);
             row->dv = NAN;
-            if (k == 0) {
-                row->time = 0;
+            row->time = l->rec[k].t;
+            if (l->rec[k].kind == VR_DOSE) {
                 row->evid = 1;
                 row->mdv = 1;
-                row->amt = dose;
                 row->cmt = s->cmt;
-                row->rate = s->dur > 0 ? dose / s->dur : 0;
-                row->ii = s->ss || s->ndoses > 1 ? s->ii : 0;
-                row->addl = s->ss ? 0 : s->ndoses - 1;
+                row->ii = !s->rule && (s->ss || s->ndoses > 1) ? s->ii : 0;
+                row->addl = s->ss || s->rule ? 0 : s->ndoses - 1;
                 row->ss = s->ss;
             } else {
-                row->time = s->t0 + (s->t1 - s->t0) * (k - 1) / MC_GRID;
                 row->evid = 0;
                 row->mdv = 0;
                 row->cmt = s->cmt_var >= 0 ? s->cmt_var + 1 : s->cmt;
             }
-            int roles[] = { COL_ID, COL_TIME, COL_AMT, COL_EVID, COL_MDV, COL_CMT, COL_RATE,
-                            COL_II, COL_ADDL, COL_SS };
-            double rv[] = { i + 1, row->time, row->amt, row->evid, row->mdv, row->cmt,
-                            row->rate, row->ii, row->addl, row->ss };
-            for (int q = 0; q < 10; q++)
+            int roles[] = { COL_ID, COL_TIME, COL_EVID, COL_MDV, COL_CMT, COL_II, COL_ADDL,
+                            COL_SS };
+            double rv[] = { i + 1, row->time, row->evid, row->mdv, row->cmt, row->ii,
+                            row->addl, row->ss };
+            for (int q = 0; q < 8; q++)
                 if (m->role_col[roles[q]] >= 0)
                     row->v[m->role_col[roles[q]]] = rv[q];
         }
     }
+    set_doses(m, s, l, v, NULL, dose);
     return v;
 }
 
@@ -613,6 +782,156 @@ static int trial_start(int t, int n, int T)
     return (int)((long)t * n / T);
 }
 
+/* What the subjects of a dose draw: each trial's THETAs, the ETAs and
+ * the residual errors (rows and subjects indexed over the whole dataset). */
+typedef struct {
+    const double *thetas;  /* T x nthetas */
+    const double *eta, *eps;
+    int T;
+} Draws;
+
+/* Simulates the subjects subj[0, v->nsubjects), trial by trial: trial t's
+ * subjects [t n / T, (t + 1) n / T) at its THETAs, through views of the
+ * dataset (a rule's rounds pass subjects cut short at a decision). */
+static int simulate(Mc *c, const Dataset *v, DataSubject *subj, const Draws *dr,
+                    const SimOpts *o, SimOut *so)
+{
+    const Model *m = c->m;
+    int n = v->nsubjects;
+    for (int tr = 0; tr < dr->T; tr++) {
+        int s0 = trial_start(tr, n, dr->T), s1 = trial_start(tr + 1, n, dr->T);
+        Dataset tv = *v;
+        tv.subjects = subj + s0;
+        tv.nsubjects = s1 - s0;
+        if (sim_run(c->p, &tv, dr->thetas + (size_t)tr * m->nthetas,
+                    dr->eta + (size_t)s0 * m->omega.n, dr->eps, o, so, c->d) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* What a rule sees: the subject's covariates, the $PK and $ERROR
+ * variables and the amounts at the decision, then its own keys. */
+typedef struct {
+    const char **keys;
+    double *vals;
+    int n, ncol, nvar, ncmt;
+    int *col, *var;        /* ncol Model.cols, nvar Model.vars indices */
+} RuleView;
+
+enum { RULE_FIXED = 5 };   /* time, n, dose, start, subject */
+
+static void rule_view(Mc *c, Arena *a, RuleView *rv)
+{
+    const Model *m = c->m;
+    int cap = m->ncols + m->nvars + m->ncmts + RULE_FIXED;
+    rv->keys = mem_alloc(a, sizeof *rv->keys * (size_t)cap);
+    rv->vals = mem_alloc(a, sizeof *rv->vals * (size_t)cap);
+    rv->col = mem_alloc(a, sizeof *rv->col * (size_t)(m->ncols + 1));
+    rv->var = mem_alloc(a, sizeof *rv->var * (size_t)(m->nvars + 1));
+    int n = 0;
+    rv->ncol = rv->nvar = 0;
+    for (int k = 0; k < m->ncols; k++)
+        if (m->cols[k].role == COL_COVARIATE || m->cols[k].role == COL_DERIVED) {
+            rv->keys[n++] = m->cols[k].name;
+            rv->col[rv->ncol++] = k;
+        }
+    for (int k = 0; k < m->nvars; k++)
+        if (m->vars[k].rec == REC_PK || m->vars[k].rec == REC_ERROR) {
+            rv->keys[n++] = m->vars[k].name;
+            rv->var[rv->nvar++] = k;
+        }
+    for (int k = 0; k < m->ncmts; k++)
+        rv->keys[n++] = m->cmts[k].name;
+    rv->ncmt = m->ncmts;
+    static const char *const fixed[RULE_FIXED] = { "time", "n", "dose", "start", "subject" };
+    for (int k = 0; k < RULE_FIXED; k++)
+        rv->keys[n++] = fixed[k];
+    rv->n = n;
+}
+
+/* REGIMEN ... RULE=fn EVERY=k: before every k-th dose the subjects are
+ * simulated up to the decision, and fn(s, rng) sets the amount of that
+ * dose and the next k - 1 (0 skips them).  Decisions run in subject
+ * order in this thread, each with a generator of its own stream
+ * (MC_STREAM_RULE + decision, unit the subject), so the doses do not
+ * depend on the thread count. */
+static int run_rule(Mc *c, const Spec *s, const Layout *l, Dataset *v, Arena *a,
+                    const Draws *dr, double start, uint64_t seed, const SimOpts *o,
+                    SimOut *so)
+{
+    int n = v->nsubjects, nd = l->ndose;
+    double *amt = mem_alloc(a, sizeof(double) * (size_t)n * (size_t)nd);
+    DataSubject *cut = mem_alloc(a, sizeof *cut * (size_t)n);
+    RuleView rv;
+    rule_view(c, a, &rv);
+    for (size_t q = 0; q < (size_t)n * nd; q++)
+        amt[q] = start;
+    for (int dk = 0; dk < l->ndecide; dk++) {
+        int j0 = dk * s->every, rec = l->decide[dk];
+        set_doses(c->m, s, l, v, amt, start);
+        for (int i = 0; i < n; i++) {
+            cut[i] = v->subjects[i];
+            cut[i].n = rec + 1;   /* the past does not depend on the doses to come */
+        }
+        if (simulate(c, v, cut, dr, o, so) != 0)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            size_t row = (size_t)i * l->n + rec;
+            double *x = rv.vals;
+            for (int k = 0; k < rv.ncol; k++)
+                *x++ = v->rows[row].v[rv.col[k]];
+            for (int k = 0; k < rv.nvar; k++)
+                *x++ = so->vars[row * so->nvars + rv.var[k]];
+            for (int k = 0; k < rv.ncmt; k++)
+                *x++ = so->amt[row * so->ncmt + k];
+            double fixed[RULE_FIXED] = { v->rows[row].time, j0 + 1,
+                                         j0 > 0 ? amt[(size_t)i * nd + j0 - 1] : start, start,
+                                         i + 1 };
+            memcpy(x, fixed, sizeof fixed);
+            HookMap in = { rv.keys, rv.vals, rv.n };
+            Rng r;
+            rng_init(&r, seed, (uint32_t)i, MC_STREAM_RULE + (uint32_t)dk);
+            double y;
+            if (hook_call_number(c->h, s->rule, &in, &r, &y) != 0) {
+                diag_report(c->d, DIAG_ERROR, s->rule_span, NULL,
+                            "virtual subject %d, dose %d at %g h: %s", i + 1, j0 + 1,
+                            v->rows[row].time, hook_error(c->h));
+                return -1;
+            }
+            if (!(y >= 0 && isfinite(y))) {
+                diag_report(c->d, DIAG_ERROR, s->rule_span,
+                            "a rule returns the dose's amount, 0 to skip it",
+                            "virtual subject %d, dose %d at %g h: %s returned %g", i + 1,
+                            j0 + 1, v->rows[row].time, s->rule, y);
+                return -1;
+            }
+            for (int j = j0; j < j0 + s->every && j < nd; j++)
+                amt[(size_t)i * nd + j] = y;
+        }
+    }
+    set_doses(c->m, s, l, v, amt, start);
+    return 0;
+}
+
+/* "DOSE into compartment 1 every 24 h, 28 doses; the rule titrate
+ * sets the dose every 7 doses" */
+static void describe_regimen(const Spec *s, char *buf, size_t len)
+{
+    char how[64] = "", rule[120] = "";
+    if (s->ss)
+        snprintf(how, sizeof how, " every %g h at steady state", s->ii);
+    else if (s->ndoses > 1)
+        snprintf(how, sizeof how, " every %g h, %d doses", s->ii, s->ndoses);
+    if (s->rule && s->every > 1)
+        snprintf(rule, sizeof rule, "; the rule %s sets the dose every %d doses",
+                 s->rule, s->every);
+    else if (s->rule)
+        snprintf(rule, sizeof rule, "; the rule %s sets each dose", s->rule);
+    snprintf(buf, len, "DOSE%s into compartment %d%s%s%s", s->rule ? " (the first)" : "",
+             s->cmt, how, s->dur > 0 ? " as infusions" : "", rule);
+}
+
 static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
                         const double *thetas, const double *omega, const double *sigma,
                         const SimOpts *o, McScenario *out, FILE *log)
@@ -624,6 +943,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
         return -1;
     snprintf(out->name, sizeof out->name, "%s", s->name);
     snprintf(out->endpoint, sizeof out->endpoint, "%s", s->endpoint);
+    describe_regimen(s, out->regimen, sizeof out->regimen);
     snprintf(out->target, sizeof out->target, "%s", s->target);
     out->ndose = nd;
     out->p = s->p;
@@ -655,12 +975,20 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
         free(tfrac);
         return fail(c, s->span, NULL, "out of memory");
     }
+    /* the subjects and their records: the same at every dose */
+    double *covs = malloc(sizeof(double) * (size_t)n * (size_t)(m->ncols + 1));
+    Layout lay;
+    layout(c->a, s, &lay);
+    if (!covs || population(c, s, n, seed, covs) != 0) {
+        free(col), free(ys), free(tfrac), free(covs);
+        return covs ? -1 : fail(c, s->span, NULL, "out of memory");
+    }
     for (int k = 0; k < nd; k++) {
         /* each dose's virtual dataset in an arena of its own, freed after */
         Arena *a = mem_arena_new();
         if (!a)
             return fail(c, s->span, NULL, "out of memory");
-        Dataset *v = virtual_data(c, a, s, n, doses[k], seed);
+        Dataset *v = virtual_data(c, a, s, &lay, n, covs, doses[k]);
         double *eta = mem_alloc(a, sizeof(double) * ((size_t)n * (size_t)m->omega.n + 1));
         double *eps = m->sim.residual && m->sigma.n > 0
                           ? mem_alloc(a, sizeof(double) * ((size_t)v->nrows * (size_t)m->sigma.n + 1))
@@ -671,22 +999,16 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
                      ? fail(c, s->span, NULL, "OMEGA or SIGMA is not positive semi-definite")
                  : sim_out_alloc(&so, c->p, v) != 0 ? fail(c, s->span, NULL, "out of memory")
                                                     : 0;
-        /* trial t: subjects [t n / T, (t + 1) n / T) at its THETAs, through a
-         * view of the dataset (rows, ETAs and EPSs are indexed globally) */
-        for (int tr = 0; rc == 0 && tr < T; tr++) {
-            int s0 = trial_start(tr, n, T), s1 = trial_start(tr + 1, n, T);
-            Dataset tv = *v;
-            tv.subjects = v->subjects + s0;
-            tv.nsubjects = s1 - s0;
-            if (sim_run(c->p, &tv, thetas + (size_t)tr * m->nthetas,
-                        eta + (size_t)s0 * m->omega.n, eps, o, &so, c->d) != 0)
-                rc = -1;
-        }
+        Draws dr = { thetas, eta, eps, T };
+        if (rc == 0 && s->rule)
+            rc = run_rule(c, s, &lay, v, a, &dr, doses[k], seed, o, &so);
+        if (rc == 0)
+            rc = simulate(c, v, v->subjects, &dr, o, &so);
         if (rc != 0) {
             if (so.y)
                 sim_out_free(&so);
             mem_arena_free(&a);
-            free(col), free(ys), free(tfrac);
+            free(col), free(ys), free(tfrac), free(covs);
             return -1;
         }
         int per = v->subjects[0].n, met = 0;
@@ -695,7 +1017,7 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
             tfrac[tr] = 0;
         for (int i = 0, tr = 0; i < n; i++) {
             for (int q = 0; q <= MC_GRID; q++) {
-                int row = i * per + 1 + q;
+                int row = i * per + lay.grid[q];
                 t[q] = v->rows[row].time;
                 y[q] = s->var >= 0 ? so.vars[(size_t)row * so.nvars + s->var]
                                    : so.amt[(size_t)row * so.ncmt + s->cmt_var];
@@ -733,8 +1055,40 @@ static int run_scenario(Mc *c, const Spec *s, int n, int trials, uint64_t seed,
             fprintf(log, "qlxc: %s: dose %g: %d of %d subjects meet the target (%.1f%%)\n",
                     s->name, doses[k], met, n, 100.0 * met / n);
     }
-    free(col), free(ys), free(tfrac);
+    free(col), free(ys), free(tfrac), free(covs);
     return 0;
+}
+
+/* The Lua state for the subject hook, samplers and rules (this thread's
+ * alone: they run in subject order here), with every function they name
+ * defined.  0, or -1 after reporting. */
+static int open_hooks(Mc *c, const Spec *specs, int ns, const SimOpts *o)
+{
+    int need = c->m->lua_subject != NULL;
+    for (int k = 0; k < ns; k++)
+        need |= specs[k].sampler != NULL || specs[k].rule != NULL;
+    if (!need)
+        return 0;
+    char why[768];
+    c->h = o->lua ? hook_new(o->lua->paths, o->lua->n, &o->lua->o, why, sizeof why) : NULL;
+    if (!c->h)
+        return fail(c, c->m->sim.rec->name_span, NULL,
+                    o->lua ? why : "the $LUA scripts were not given to the trials");
+    const char *what = NULL;
+    Span at = { 0 };
+    if (c->m->lua_subject && !hook_has(c->h, c->m->lua_subject))
+        what = c->m->lua_subject, at = c->m->lua_subject_span;
+    for (int k = 0; k < ns && !what; k++) {
+        if (specs[k].sampler && !hook_has(c->h, specs[k].sampler))
+            what = specs[k].sampler, at = specs[k].sampler_span;
+        else if (specs[k].rule && !hook_has(c->h, specs[k].rule))
+            what = specs[k].rule, at = specs[k].rule_span;
+    }
+    if (!what)
+        return 0;
+    diag_report(c->d, DIAG_ERROR, at, "define it in the $LUA script",
+                "the $LUA scripts define no function '%s'", what);
+    return -1;
 }
 
 int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *theta_cov,
@@ -743,7 +1097,7 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
 {
     memset(r, 0, sizeof *r);
     const Model *m = p->m;
-    Mc c = { p, m, ds, d, mem_arena_new() };
+    Mc c = { p, m, ds, d, mem_arena_new(), NULL, o->lua ? o->lua->model : NULL };
     if (!c.a) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory");
         return -1;
@@ -771,6 +1125,10 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
             goto done;
         }
     }
+    if (open_hooks(&c, specs, ns, o) != 0) {
+        rc = 1;
+        goto done;
+    }
     r->n = m->sim.n > 0 ? m->sim.n : 1000;
     r->nscen = ns;
     r->scen = calloc((size_t)ns, sizeof *r->scen);
@@ -796,6 +1154,7 @@ int mc_run(const Prog *p, const Dataset *ds, const double *theta, const double *
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     rc = 0;
 done:
+    hook_free(&c.h);
     mem_arena_free(&c.a);
     if (rc != 0)
         mc_result_free(r);
@@ -865,7 +1224,8 @@ int mc_write(const McResult *r, const char *dir, const char *summary, Diag *d, F
     fputc('\n', f);
     for (int k = 0; k < r->nscen; k++) {
         const McScenario *s = &r->scen[k];
-        fprintf(f, "scenario %s\n  endpoint  %s\n  target    %s\n\n", s->name, s->endpoint,
+        fprintf(f, "scenario %s\n  regimen   %s\n  endpoint  %s\n  target    %s\n\n", s->name,
+                s->regimen, s->endpoint,
                 s->target);
         fprintf(f, "  %10s %10s %22s%s\n", "dose", "attained", "95% CI (Wilson)",
                 r->trials ? "   trials 5th-95th" : "");

@@ -4,7 +4,10 @@
  * a binary chunk through load, string.dump, an endless loop and an
  * allocation bomb are each refused with an error that says what and why,
  * and the state goes on answering afterwards; errors carry the script's
- * file and line; --lua-unsafe lifts the sandbox.
+ * file and line; --lua-unsafe lifts the sandbox.  Tables in and out
+ * (the subject hook, samplers, rules) and the generator object: its
+ * draws are the rng.h stream it was given, and math.random, which is not
+ * seeded by the model, is refused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +67,78 @@ static void refused(Hook *h, const char *name, const char *want, const char *wha
     int rc = hook_call(h, name, NULL, 0, &y);
     const char *e = hook_error(h);
     ok(rc != 0 && strstr(e, want) != NULL, "%s is refused: \"%s\"", what, e);
+}
+
+/* hook_call_table / hook_call_number and the generator object. */
+static void tables_and_rng(const HookOpts *o)
+{
+    const char *p = script("tables.lua",
+        "function derive(c) return { BMI = c.WT / (c.HT / 100)^2, HEAVY = c.WT > 100 and 1 or 0 } end\n"
+        "function draw(c, rng) return { U = rng:uniform(), N = rng:normal(10, 2),\n"
+        "  L = rng:lognormal(70, 0.2), B = rng:bernoulli(0.3), C = rng:choice({ 4, 5, 6 }) } end\n"
+        "function stranger(c) return { WT = 1, XYZ = 2 } end\n"
+        "function notnum(c) return { WT = 'heavy' } end\n"
+        "function scalar(s, rng) return s.dose * 2 + rng:uniform() * 0 end\n"
+        "local kept\n"
+        "function keep(s, rng) kept = rng return 1 end\n"
+        "function later(s) return kept:uniform() end\n"
+        "function unseeded() return math.random() end\n");
+    char err[512];
+    Hook *h = hook_new(&p, 1, o, err, sizeof err);
+    ok(h != NULL, "a script of table hooks loads (%s)", h ? "ok" : err);
+    if (!h)
+        return;
+    const char *ink[] = { "WT", "HT" }, *outk[] = { "BMI", "HEAVY", "WT" };
+    double inv[] = { 80, 180 }, outv[3] = { 0, 0, 0 };
+    unsigned char set[5];
+    HookMap in = { ink, inv, 2 }, out = { outk, outv, 3 };
+    int rc = hook_call_table(h, "derive", &in, NULL, &out, set);
+    ok(rc == 0 && fabs(outv[0] - 80 / 3.24) < 1e-12 && outv[1] == 0 && set[0] && set[1] && !set[2],
+       "a table in, a table out: BMI %.4f, HEAVY %g, WT not set", outv[0], outv[1]);
+    ok(hook_call_table(h, "stranger", &in, NULL, &out, set) != 0 &&
+           strstr(hook_error(h), "'XYZ', which is not one of the names"),
+       "a returned name the caller does not take is an error: \"%s\"", hook_error(h));
+    ok(hook_call_table(h, "notnum", &in, NULL, &out, set) != 0 &&
+           strstr(hook_error(h), "WT = string, not a number"),
+       "a returned value that is not a number is an error: \"%s\"", hook_error(h));
+
+    /* the generator's draws are rng.h's, in the order the script takes them */
+    const char *dk[] = { "U", "N", "L", "B", "C" };
+    double dv[5], dv2[5];
+    HookMap dout = { dk, dv, 5 }, dout2 = { dk, dv2, 5 };
+    Rng r, r2;
+    rng_init(&r, 77, 3, 11);
+    rc = hook_call_table(h, "draw", &in, &r, &dout, set);
+    rng_init(&r2, 77, 3, 11);
+    double u = rng_uniform(&r2), z = rng_normal(&r2), l = rng_normal(&r2), b = rng_uniform(&r2),
+           c = rng_uniform(&r2);
+    ok(rc == 0 && dv[0] == u && fabs(dv[1] - (10 + 2 * z)) < 1e-12 &&
+           fabs(dv[2] - 70 * exp(0.2 * l)) < 1e-9 && dv[3] == (b < 0.3) &&
+           dv[4] == 4 + (int)(c * 3),
+       "rng:uniform/normal/lognormal/bernoulli/choice draw rng.h's stream in order "
+       "(%.6f %.4f %.3f %g %g)", dv[0], dv[1], dv[2], dv[3], dv[4]);
+    rng_init(&r, 77, 3, 11);
+    rc = hook_call_table(h, "draw", &in, &r, &dout2, set);
+    ok(rc == 0 && memcmp(dv, dv2, sizeof dv) == 0, "the same stream gives the same draws");
+    rng_init(&r, 77, 4, 11);
+    rc = hook_call_table(h, "draw", &in, &r, &dout2, set);
+    ok(rc == 0 && dv2[0] != dv[0], "another subject's stream gives other draws");
+
+    const char *sk[] = { "dose" };
+    double sv[] = { 150 }, y = 0;
+    HookMap sin = { sk, sv, 1 };
+    rng_init(&r, 1, 1, 1);
+    rc = hook_call_number(h, "scalar", &sin, &r, &y);
+    ok(rc == 0 && y == 300, "hook_call_number: a table in, a number out (%g)", y);
+    rng_init(&r, 1, 1, 1);
+    ok(hook_call_number(h, "keep", &sin, &r, &y) == 0 && hook_call_number(h, "later", &sin, NULL, &y) != 0 &&
+           strstr(hook_error(h), "valid only during the call"),
+       "a generator kept past its call refuses to draw: \"%s\"", hook_error(h));
+    ok(hook_call_number(h, "unseeded", &sin, NULL, &y) != 0 &&
+           strstr(hook_error(h), "'math.random' is not available") &&
+           strstr(hook_error(h), "SEED"),
+       "math.random is refused (not from the model's seed): \"%s\"", hook_error(h));
+    hook_free(&h);
 }
 
 int main(void)
@@ -147,6 +222,8 @@ int main(void)
     ok(hu && hook_call(hu, "has_io", NULL, 0, &y) == 0 && y == 1,
        "--lua-unsafe opens the standard libraries (io present)");
     hook_free(&hu);
+
+    tables_and_rng(&o);
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
