@@ -65,12 +65,14 @@ static Hook *hook_of(lua_State *L)
 
 static void count(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     Hook *h = hook_of(L);
     h->budget -= HOOK_STRIDE;
     if (h->budget < 0) {
         h->over = 1;
-        luaL_error(L, "the script ran past its budget of %I instructions (an endless loop?)",
+        /* where the script was: luaL_error's own prefix would name the hook */
+        lua_getinfo(L, "Sl", ar);
+        luaL_error(L, "%s:%d: the script ran past its budget of %I instructions (an endless "
+                      "loop?)", ar->short_src, ar->currentline,
                    (lua_Integer)h->o.max_instructions);
     }
 }

@@ -160,6 +160,15 @@ else
     bad "the Lua sampler (exit $r1, worst $worst SE)"; tail -3 "$TMP/lua/s1.log"; cat "$TMP/lua/s1/attainment.csv" 2>/dev/null
 fi
 
+# an endless loop in a sampler stops the trials cleanly at the instruction budget
+printf '%s\n' 'function sample(cov, rng) while true do end end' >"$TMP/lua/spin.lua"
+sed -e 's/samp.lua/spin.lua/' "$TMP/lua/samp.qlx" >"$TMP/lua/spin.qlx"
+"$QLXC" run -o "$TMP/lua/spin" "$TMP/lua/spin.qlx" >"$TMP/lua/spin.log" 2>&1; rc=$?
+[ $rc = 3 ] && grep -q 'spin.qlx:15:.*virtual subject 1: .*spin.lua:1: the script ran past its budget of 100000000 instructions' "$TMP/lua/spin.log" &&
+    [ ! -e "$TMP/lua/spin/attainment.csv" ] &&
+    ok "an endless loop in a sampler stops the run at its budget: exit 3, the script's line and the sampler's place, nothing written" ||
+    { bad "an endless loop in a sampler (exit $rc)"; cat "$TMP/lua/spin.log"; }
+
 # --- the dosing rule: the exact concentrations of the doses it chose ------
 # CL = 0.5, V = 10, no ETA, a bolus every 12 h for 8 doses; before doses
 # 1, 3, 5, 7 the rule halves the dose when the concentration is above 1.2.
@@ -221,13 +230,20 @@ sed -e 's/RULE=halve/RULE=nothing/' "$TMP/lua/rule.qlx" >"$TMP/lua/nof.qlx"
 # --- examples/lua/titration.qlx: the three hooks together -----------------
 "$QLXC" run --threads 1 -o "$TMP/lua/t1" examples/lua/titration.qlx >"$TMP/lua/t1.log" 2>&1; r1=$?
 "$QLXC" run --threads 2 -o "$TMP/lua/t2" examples/lua/titration.qlx >/dev/null 2>&1; r2=$?
-if [ $r1 = 0 ] && [ $r2 = 0 ] && cmp -s "$TMP/lua/t1/attainment.csv" "$TMP/lua/t2/attainment.csv" &&
+# and 2 MPI ranks (as in mpi.sh: root needs OpenMPI's consent; no LeakSanitizer)
+mpi_flags="--oversubscribe"
+[ "$(id -u)" = 0 ] && mpi_flags="$mpi_flags --allow-run-as-root"
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 \
+    mpirun $mpi_flags -np 2 "$QLXC" run --mpi --threads 1 -o "$TMP/lua/tm" examples/lua/titration.qlx \
+    >"$TMP/lua/tm.log" 2>&1; r3=$?
+if [ $r1 = 0 ] && [ $r2 = 0 ] && [ $r3 = 0 ] && cmp -s "$TMP/lua/t1/attainment.csv" "$TMP/lua/t2/attainment.csv" &&
    cmp -s "$TMP/lua/t1/bands.csv" "$TMP/lua/t2/bands.csv" &&
+   cmp -s "$TMP/lua/t1/attainment.csv" "$TMP/lua/tm/attainment.csv" && cmp -s "$TMP/lua/t1/bands.csv" "$TMP/lua/tm/bands.csv" &&
    awk -F, '$1 == "titrated" && $8 == 1 { t++ } $1 == "fixed" { f += $5; n++ } $1 == "titrated" { g += $5 }
             END { exit !(t > 0 && g > f && n == 8) }' "$TMP/lua/t1/attainment.csv"; then
-    ok "examples/lua/titration.qlx (sampler, subject hook, weekly rule): the same outputs with 1 and 2 threads; titration attains more than fixed dosing at every starting dose"
+    ok "examples/lua/titration.qlx (sampler, subject hook, weekly rule): the same outputs with 1 thread, 2 threads and 2 MPI ranks; titration attains more than fixed dosing at every starting dose"
 else
-    bad "the titration example (exit $r1, $r2)"; tail -3 "$TMP/lua/t1.log"
+    bad "the titration example (exit $r1, $r2, $r3)"; tail -3 "$TMP/lua/t1.log"; tail -3 "$TMP/lua/tm.log"
 fi
 # docs/lua.md quotes its answers and shows renal.lua as it is
 if awk -F, '$1 == "titrated" && $8 == 1 && !t { t = $2; tf = $5 } $1 == "fixed" && $8 == 1 { f = 1 }
