@@ -473,8 +473,8 @@ static int read_table(Hook *h, const char *name, const HookMap *out, unsigned ch
     return 0;
 }
 
-int hook_call_table(Hook *h, const char *name, const HookMap *in, Rng *rng,
-                    const HookMap *out, unsigned char *set)
+/* name(in [, rng]) with its one result left on the stack; 0 or -1. */
+static int call_map(Hook *h, const char *name, const HookMap *in, Rng *rng)
 {
     int nargs = push_call(h, name, in, rng);
     if (nargs < 0)
@@ -482,22 +482,22 @@ int hook_call_table(Hook *h, const char *name, const HookMap *in, Rng *rng,
     int rc = run(h, nargs, 1);
     if (rng)
         rng_done(h);
-    if (rc != 0)
+    return rc;
+}
+
+int hook_call_table(Hook *h, const char *name, const HookMap *in, Rng *rng,
+                    const HookMap *out, unsigned char *set)
+{
+    if (call_map(h, name, in, rng) != 0)
         return -1;
-    rc = read_table(h, name, out, set);
+    int rc = read_table(h, name, out, set);
     lua_pop(h->L, 1);
     return rc;
 }
 
 int hook_call_number(Hook *h, const char *name, const HookMap *in, Rng *rng, double *y)
 {
-    int nargs = push_call(h, name, in, rng);
-    if (nargs < 0)
-        return -1;
-    int rc = run(h, nargs, 1);
-    if (rng)
-        rng_done(h);
-    if (rc != 0)
+    if (call_map(h, name, in, rng) != 0)
         return -1;
     int isnum = 0;
     *y = lua_tonumberx(h->L, -1, &isnum);

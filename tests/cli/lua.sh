@@ -17,19 +17,21 @@ first12 examples/lua/fit_lua.qlx >"$TMP/lua/lua/fit_lua.qlx"
 "$QLXC" run -o "$TMP/lua/a" "$TMP/lua/estimation/fit.qlx" >"$TMP/lua/a.log" 2>&1; ra=$?
 "$QLXC" run -o "$TMP/lua/b" "$TMP/lua/lua/fit_lua.qlx" >"$TMP/lua/b.log" 2>&1; rb=$?
 norun() { grep -v -e '"run_time_s"' -e '"problem"' "$1"; }
-if [ $ra = 0 ] && [ $rb = 0 ] && [ -s "$TMP/lua/b/results.json" ] &&
-   diff <(norun "$TMP/lua/a/results.json") <(norun "$TMP/lua/b/results.json") >/dev/null &&
-   cmp -s "$TMP/lua/a/estimates.csv" "$TMP/lua/b/estimates.csv"; then
+same_fit() {   # same_fit DIR-A DIR-B: every estimate, SE and ETA
+    [ -s "$2/results.json" ] && diff <(norun "$1/results.json") <(norun "$2/results.json") >/dev/null &&
+        cmp -s "$1/estimates.csv" "$2/estimates.csv"
+}
+if [ $ra = 0 ] && [ $rb = 0 ] && same_fit "$TMP/lua/a" "$TMP/lua/b"; then
     ok "a FOCEI fit with WT/70 from a Lua hook equals the fit with it in .qlx: every estimate, SE and ETA"
 else
     bad "the Lua-covariate fit differs (exit $ra, $rb)"; tail -3 "$TMP/lua/b.log"
 fi
 
 # a small simulation model around one hook
-mk() {   # mk NAME LUA-BODY PK-LINE
+mk() {   # mk NAME LUA-BODY PK-LINE [LUA-OPTIONS]
     printf '%s\n' "$2" >"$TMP/lua/$1.lua"
     printf '%s\n' '$PROBLEM hook' '$DATA d.csv IGNORE=@' '$INPUT ID TIME DV AMT EVID CMT WT' \
-        "\$LUA $1.lua" '$COMPARTMENTS central(dose, observe)' '$THETA' '  tcl = 1' '$PK' \
+        "\$LUA $1.lua ${4:-}" '$COMPARTMENTS central(dose, observe)' '$THETA' '  tcl = 1' '$PK' \
         "$3" '  CL = exp(tcl)' '$DES' '  d/dt(central) = -CL/10*central' '$ERROR' \
         '  IPRED = central/10*X' '$TABLE ID TIME IPRED X FILE=t.csv' >"$TMP/lua/$1.qlx"
 }
@@ -76,8 +78,7 @@ fi
 # --- the subject hook: derived covariates ---------------------------------
 first12 examples/lua/fit_derived.qlx >"$TMP/lua/lua/fit_derived.qlx"
 "$QLXC" run -o "$TMP/lua/c" "$TMP/lua/lua/fit_derived.qlx" >"$TMP/lua/c.log" 2>&1; rc=$?
-if [ $rc = 0 ] && [ $ra = 0 ] && diff <(norun "$TMP/lua/a/results.json") <(norun "$TMP/lua/c/results.json") >/dev/null &&
-   cmp -s "$TMP/lua/a/estimates.csv" "$TMP/lua/c/estimates.csv"; then
+if [ $rc = 0 ] && [ $ra = 0 ] && same_fit "$TMP/lua/a" "$TMP/lua/c"; then
     ok "a FOCEI fit with WTR a derived covariate (SUBJECT=derive) equals the fit with WT/70 in .qlx: every estimate, SE and ETA"
 else
     bad "the derived-covariate fit differs (exit $rc)"; tail -3 "$TMP/lua/c.log"
@@ -91,15 +92,8 @@ else
     bad "the derived columns in the table"; head -3 "$TMP/lua/c/derived.csv"
 fi
 
-# a model around the subject hook, on d.csv
-mkd() {   # mkd NAME LUA-BODY LUA-OPTIONS
-    printf '%s\n' "$2" >"$TMP/lua/$1.lua"
-    printf '%s\n' '$PROBLEM derived' '$DATA d.csv IGNORE=@' '$INPUT ID TIME DV AMT EVID CMT WT' \
-        "\$LUA $1.lua $3" '$COMPARTMENTS central(dose, observe)' '$THETA' '  tcl = 1' '$PK' \
-        '  CL = exp(tcl)*X' '$DES' '  d/dt(central) = -CL/10*central' '$ERROR' \
-        '  IPRED = central/10' '$TABLE ID TIME IPRED X FILE=t.csv' >"$TMP/lua/$1.qlx"
-}
-mkd dmiss 'function derive(c) if c.WT > 60 then return { X = 1 } end return {} end' 'SUBJECT=derive DERIVED=(X)'
+# the subject hook on d.csv: X is a derived covariate
+mk dmiss 'function derive(c) if c.WT > 60 then return { X = 1 } end return {} end' '  Z = 1' 'SUBJECT=derive DERIVED=(X)'
 "$QLXC" run -o "$TMP/lua/dmiss" "$TMP/lua/dmiss.qlx" >"$TMP/lua/dmiss.log" 2>&1; rc=$?
 if [ $rc = 1 ] && grep -q 'd.csv:4:1: error: subject ID 2: derive did not set X to a finite number (SUBJECT=derive at .*dmiss.qlx:4:' "$TMP/lua/dmiss.log" &&
    [ ! -e "$TMP/lua/dmiss/t.csv" ]; then
@@ -107,12 +101,12 @@ if [ $rc = 1 ] && grep -q 'd.csv:4:1: error: subject ID 2: derive did not set X 
 else
     bad "an unset derived covariate (exit $rc)"; cat "$TMP/lua/dmiss.log"
 fi
-mkd dhalf 'function derive(c) return { X = 1 } end' 'SUBJECT=derive'
+mk dhalf 'function derive(c) return { X = 1 } end' '  Z = 1' 'SUBJECT=derive'
 "$QLXC" run -o "$TMP/lua/dhalf" "$TMP/lua/dhalf.qlx" >"$TMP/lua/dhalf.log" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q 'dhalf.qlx:4:.*SUBJECT= and DERIVED= go together' "$TMP/lua/dhalf.log" &&
     ok "SUBJECT= without DERIVED=: an error at its line and column" ||
     { bad "SUBJECT= alone (exit $rc)"; cat "$TMP/lua/dhalf.log"; }
-mkd dclash 'function derive(c) return { WT = 1 } end' 'SUBJECT=derive DERIVED=(WT)'
+mk dclash 'function derive(c) return { WT = 1 } end' '  Z = 1' 'SUBJECT=derive DERIVED=(WT)'
 "$QLXC" run -o "$TMP/lua/dclash" "$TMP/lua/dclash.qlx" >"$TMP/lua/dclash.log" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "dclash.qlx:4:.*'WT' is already declared" "$TMP/lua/dclash.log" &&
     ok "a derived covariate named like a column of \$INPUT: an error at its line and column" ||
