@@ -37,7 +37,7 @@ typedef struct {
                                 percentiles of the trials' attainment (else NULL) */
     int found;               /* index of the smallest dose reaching P, or -1 */
     double p;                /* the attainment wanted */
-    char regimen[200];       /* for the report */
+    char regimen[320];       /* for the report */
     char endpoint[160];      /* as written, for the report */
     char target[160];
     char var[64];            /* the endpoint's variable */
