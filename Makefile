@@ -41,7 +41,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-san fuzz bench bench-deps install clean
+.PHONY: all deps run test test-san fuzz bench bench-deps install clean editors
 .SUFFIXES:
 
 all: $(BUILD)/qlxc
@@ -81,14 +81,33 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libqlx.a
 DEBS = make gcc clang re2c pkg-config liblua5.4-dev libsundials-dev \
        libopenblas-dev libopenmpi-dev openmpi-bin python3
 
+# The editor tests run any Vim and Emacs (emacs-nox would replace a
+# graphical Emacs), so those are asked for by command, as node and npm are.
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v vim >/dev/null || missing="$$missing vim"; \
+	command -v emacs >/dev/null || missing="$$missing emacs-nox"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all present"; fi
+	@# VS Code's tokenizer for the editor tests, at the lock file's versions
+	@cd tests/editors && { [ -d node_modules/vscode-textmate ] && [ -d node_modules/vscode-oniguruma ] || \
+	  npm ci --no-audit --no-fund --loglevel=error; }
+
+# --- editor grammars: editors/**/X.in -> X, word lists from lang/keywords.def ----
+EDITOR_IN = $(shell find editors -name '*.in' 2>/dev/null | sort)
+
+$(BUILD)/gen_editors: lang/gen_editors.c lang/keywords.def
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 $(WARN) -Ilang -o $@ lang/gen_editors.c
+
+editors: $(BUILD)/gen_editors
+	@for t in $(EDITOR_IN); do $(BUILD)/gen_editors $$t $${t%.in} || exit 1; done
 
 # --- the main job ---------------------------------------------------------------
 # Simulate the bundled two-compartment study design and write its table.
@@ -100,7 +119,7 @@ run: all
 	@echo "first rows of $(BUILD)/run/sim.csv:"; head -5 $(BUILD)/run/sim.csv
 
 # --- tests ----------------------------------------------------------------------
-test: all $(UNIT_BIN)
+test: all $(UNIT_BIN) $(BUILD)/gen_editors
 	@QLXC=$(BUILD)/qlxc BUILD=$(BUILD) bash tests/run
 
 # the Phase 1 fits (tests/estdata) take minutes; under the sanitizers, ten times that

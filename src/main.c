@@ -79,6 +79,8 @@ typedef struct {
     Model *model;
     Graph *graph;
     LowerInfo lower;
+    const char *input;      /* the model's text when it came from stdin */
+    size_t input_len;
 } Unit;
 
 static const char *const usage_text =
@@ -123,7 +125,10 @@ static const char *command_help(const char *cmd)
     if (strcmp(cmd, "fmt") == 0)
         return "usage: qlxc fmt [-w | --check] model.qlx...\n"
                "Print each model in the canonical layout. -w rewrites the files in\n"
-               "place (atomically); --check exits 1 when a file is not formatted.\n";
+               "place (atomically); --check exits 1 when a file is not formatted.\n"
+               "'-' reads the model from stdin (an editor's filter): on an error the\n"
+               "input is printed back unchanged, the errors go to stderr, and the exit\n"
+               "status is 1.\n";
     if (strcmp(cmd, "export") == 0)
         return "usage: qlxc export --qasm [--stdlib DIR] [-o DIR] model.qlx\n"
                "Train the model as qlxc run does (the same seed gives the same circuit)\n"
@@ -234,6 +239,28 @@ static int parse_args(Cli *c, int argc, char **argv, const char *cmd)
 
 /* Run the front end up to `stage`: 0 parse, 1 check, 2 graph.  Returns 0
  * when every stage run was free of errors. */
+/* All of stdin, NUL-terminated, in the arena; NULL when it cannot be read. */
+static char *read_stdin(Arena *a, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&buf, &n);
+    char chunk[65536];
+    size_t got;
+    while (mem && (got = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        fwrite(chunk, 1, got, mem);
+    if (!mem || ferror(stdin) || fclose(mem) != 0) {
+        free(buf);
+        return NULL;
+    }
+    char *text = mem_alloc(a, n + 1);
+    memcpy(text, buf, n);
+    text[n] = '\0';
+    free(buf);
+    *len = n;
+    return text;
+}
+
 static int compile(Unit *u, const Cli *c, const char *path, int stage, int no_includes)
 {
     memset(u, 0, sizeof *u);
@@ -243,7 +270,18 @@ static int compile(Unit *u, const Cli *c, const char *path, int stage, int no_in
     diag_set_warnings(u->diag, c->warnings);
     diag_set_color(u->diag, c->color);
     ParseOpts po = { c->stdlib, c->nstdlib, 0, no_includes };
-    u->ast = parse_file(u->arena, u->diag, path, &po);
+    if (strcmp(path, "-") == 0) {
+        /* the model from stdin (an editor's filter: qlxc fmt -) */
+        size_t len;
+        char *text = read_stdin(u->arena, &len);
+        u->input = text;
+        u->input_len = text ? len : 0;
+        u->ast = text ? parse_string(u->arena, u->diag, "<stdin>", text, len, &po) : NULL;
+        if (!text)
+            fprintf(stderr, "qlxc: cannot read the model from stdin\n");
+    } else {
+        u->ast = parse_file(u->arena, u->diag, path, &po);
+    }
     if (!u->ast || diag_errors(u->diag) || stage == 0)
         return diag_errors(u->diag) ? -1 : 0;
     u->model = sema_check(u->arena, u->diag, u->ast);
@@ -275,7 +313,15 @@ static int cmd_fmt(const Cli *c)
     int status = EXIT_OK;
     for (int i = 0; i < c->nfiles; i++) {
         Unit u;
+        int from_stdin = strcmp(c->files[i], "-") == 0;
+        if (from_stdin && c->write) {
+            fprintf(stderr, "qlxc: fmt -w writes files; '-' is stdin (fmt - writes to stdout)\n");
+            return EXIT_USAGE;
+        }
         if (compile(&u, c, c->files[i], 0, 1) != 0) {
+            /* a filter gives its input back, so an editor's buffer is kept */
+            if (from_stdin && !c->check && u.input)
+                fwrite(u.input, 1, u.input_len, stdout);
             unit_free(&u);
             status = EXIT_MODEL;
             continue;

@@ -1,0 +1,2 @@
+" Qlynix models: *.qlx
+autocmd BufNewFile,BufRead *.qlx setfiletype qlx
