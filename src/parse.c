@@ -798,6 +798,8 @@ static void compartment(Parser *p, Record *r, int *cap)
         c.name = p->tok.text;
         c.span = p->tok.span;
         advance(p);
+        if (nonmem > 0)
+            accept(p, TK_COMMA);   /* COMP=(DEPOT,DEFDOSE), NONMEM's usual spelling */
     }
     if (!nonmem && at(p, TK_LPAREN) && adjacent(&p->prev, &p->tok)) {
         p->paren++;
@@ -890,6 +892,7 @@ static void theta_decl(Parser *p, Record *r, int *cap)
         advance(p);
         if (!expect(p, TK_ASSIGN, "'=' after the THETA's name"))
             return;
+        skip_newlines(p);   /* the line goes on after '=' (docs/language.md) */
     }
     if (at(p, TK_LPAREN)) {
         const char *txt[3];
@@ -1002,6 +1005,7 @@ static void random_decl(Parser *p, Record *r, int *cap)
     /* without names (NONMEM's `$OMEGA 0.1 0.2`) the values follow at once */
     if (d.nnames > 0 && !expect(p, TK_TILDE, "'~' before the variance"))
         return;
+    skip_newlines(p);   /* the line goes on after '~' */
     int need = d.block ? d.block * (d.block + 1) / 2 : d.nnames ? d.nnames : 1;
     for (;;) {
         if (at(p, TK_NEWLINE) && d.nvalues > 0 && d.nvalues < need) {

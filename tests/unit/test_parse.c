@@ -127,7 +127,7 @@ static void test_records(void)
 {
     const char *src =
         "$PROB  t\n$DATA ../data/x.csv IGNORE=@ IGNORE=(DOSE.EQ.0, ID.GT.-1)\n"
-        "$INPUT ID TIME CONC=DV AMT WT=DROP\n$MODEL COMP=(DEPOT DEFDOSE) COMP=(CENTRAL)\n"
+        "$INPUT ID TIME CONC=DV AMT WT=DROP\n$MODEL COMP=(DEPOT,DEFDOSE) COMP=(CENTRAL)\n"
         "$THETA\n  a = 1 (0, ) FIX\n  (0, 2, 5)\n  b = -1 TRANSFORM=softplus\n"
         "$OMEGA BLOCK(2) e1 e2 ~ 0.1\n   0.01 0.1\n  e3 ~ 0.3 SD FIX\n"
         "$EST METHOD=FOCEI MAXEVAL=99 INTERACTION\n$TAB ID TIME NOPRINT FILE=out/sdtab.csv\n";
@@ -158,6 +158,17 @@ static void test_records(void)
     ok(r[6]->nopts == 3 && r[6]->opts[2].kind == OV_FLAG, "options and flags");
     ok(r[7]->nitems == 2 && r[7]->nopts == 2 && strcmp(r[7]->opts[1].text, "out/sdtab.csv") == 0,
        "$TABLE items, a flag, and FILE= read as a path");
+    mem_arena_free(&a);
+
+    /* a declaration's line goes on after '=' and '~', as a statement's does */
+    a = mem_arena_new();
+    t = parse_quiet(a, "$PROB t\n$THETA\n  tcl =\n    1.5 (0, )\n  tv = 2\n"
+                       "$OMEGA\n  eta_cl ~\n    0.1\n  eta_v ~ 0.2\n", &errs);
+    ok(errs == 0 && t->nrecs == 3 && t->recs[1]->nthetas == 2 &&
+           t->recs[1]->thetas[0].vinit == 1.5 && t->recs[1]->thetas[0].vlo == 0 &&
+           t->recs[2]->nrands == 2 && t->recs[2]->rands[0].nvalues == 1 &&
+           t->recs[2]->rands[0].v[0] == 0.1,
+       "a declaration goes on after '=' and '~'");
     mem_arena_free(&a);
 }
 
