@@ -10,11 +10,15 @@
  * and the checker know.  `make editors` runs it on every template; a test
  * fails when a checked-in grammar differs from what it makes.
  *
- * KIND: RECORDS (names and aliases), OPTIONS, OPTION_VALUES, DIRECTIVES,
+ * KIND: RECORDS (names and aliases), RECORD_NAMES (names alone),
+ * RECORD=NAME+NAME... (those records and their aliases), ALIAS_PAIRS
+ * (each alias with its record), OPTIONS, OPTION_VALUES, DIRECTIVES,
  * FUNCS, RECORD_FUNCS, RECORD_WORDS, INDEXED, KEYWORDS, BUILTINS,
  * DATA_ITEMS, CMT_ROLES, TABLE_ITEMS, PRIOR_DISTS, TRANSFORMS.
  * FORMAT: words (blank-separated), lisp ("a" "b"), regex (a|b, longest
- * first, so that an alternation never stops at a prefix), json ("a", "b").
+ * first, so that an alternation never stops at a prefix), vimregex
+ * (a\|b, the same for Vim), json ("a", "b"); for ALIAS_PAIRS, alist
+ * (("ALIAS" . "RECORD") ...).
  * Each list is in keywords.def's order (regex: by length, then that
  * order), without repeats.
  */
@@ -25,25 +29,27 @@
 typedef struct {
     const char *kind;
     const char *word;
+    const char *rec;       /* RECORDS: the record a name or alias names */
 } Entry;
 
 /* every word, tagged with its kind */
 static const Entry entries[] = {
-#define RECORD(name, body, summary) { "RECORDS", #name },
-#define RECORD_ALIAS(alias, name) { "RECORDS", #alias },
-#define OPTION(rec, name, type, values) { "OPTIONS", #name }, { "OPTION_VALUES", values },
-#define DIRECTIVE(rec, name, shape) { "DIRECTIVES", #name },
-#define RECORD_FUNC(rec, name, arity) { "RECORD_FUNCS", #name },
-#define RECORD_WORD(rec, name) { "RECORD_WORDS", #name },
-#define FUNC(name, arity, summary) { "FUNCS", #name },
-#define INDEXED(name, summary) { "INDEXED", #name },
-#define KEYWORD(name) { "KEYWORDS", #name },
-#define BUILTIN(name, summary) { "BUILTINS", #name },
-#define DATA_ITEM(name, summary) { "DATA_ITEMS", #name },
-#define CMT_ROLE(name, means, summary) { "CMT_ROLES", #name },
-#define TABLE_ITEM(name, summary) { "TABLE_ITEMS", #name },
-#define PRIOR_DIST(name, nparams, summary) { "PRIOR_DISTS", #name },
-#define TRANSFORM(name, summary) { "TRANSFORMS", #name },
+#define RECORD(name, body, summary) { "RECORDS", #name, #name }, { "RECORD_NAMES", #name, NULL },
+#define RECORD_ALIAS(alias, name) { "RECORDS", #alias, #name }, \
+                                  { "ALIAS_PAIRS", #alias "=" #name, NULL },
+#define OPTION(rec, name, type, values) { "OPTIONS", #name, NULL }, { "OPTION_VALUES", values, NULL },
+#define DIRECTIVE(rec, name, shape) { "DIRECTIVES", #name, NULL },
+#define RECORD_FUNC(rec, name, arity) { "RECORD_FUNCS", #name, NULL },
+#define RECORD_WORD(rec, name) { "RECORD_WORDS", #name, NULL },
+#define FUNC(name, arity, summary) { "FUNCS", #name, NULL },
+#define INDEXED(name, summary) { "INDEXED", #name, NULL },
+#define KEYWORD(name) { "KEYWORDS", #name, NULL },
+#define BUILTIN(name, summary) { "BUILTINS", #name, NULL },
+#define DATA_ITEM(name, summary) { "DATA_ITEMS", #name, NULL },
+#define CMT_ROLE(name, means, summary) { "CMT_ROLES", #name, NULL },
+#define TABLE_ITEM(name, summary) { "TABLE_ITEMS", #name, NULL },
+#define PRIOR_DIST(name, nparams, summary) { "PRIOR_DISTS", #name, NULL },
+#define TRANSFORM(name, summary) { "TRANSFORMS", #name, NULL },
 #include "keywords.def"
 };
 
@@ -65,14 +71,31 @@ static void add(Words *v, const char *w, size_t len)
     v->w[v->n++][len] = '\0';
 }
 
+/* RECORD=A+B: is rec one of the records listed after '='? */
+static int listed(const char *list, const char *rec)
+{
+    size_t n = strlen(rec);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, "+");
+        if (len == n && strncmp(p, rec, n) == 0)
+            return 1;
+        p += len;
+        p += *p == '+';
+    }
+    return 0;
+}
+
 /* The words of a kind; an entry may hold several, blank-separated (an
- * enum option's values). */
+ * enum option's values).  0 when the kind names nothing: an unknown
+ * kind, or a record that is not in the table. */
 static int collect(const char *kind, Words *v)
 {
     int known = 0;
     v->n = 0;
+    const char *recs = strncmp(kind, "RECORD=", 7) == 0 ? kind + 7 : NULL;
     for (size_t i = 0; i < NENTRIES; i++) {
-        if (strcmp(entries[i].kind, kind) != 0)
+        if (recs ? strcmp(entries[i].kind, "RECORDS") != 0 || !listed(recs, entries[i].rec)
+                 : strcmp(entries[i].kind, kind) != 0)
             continue;
         known = 1;
         for (const char *p = entries[i].word; *p;) {
@@ -93,7 +116,8 @@ static int by_length(const void *a, const void *b)
 /* Writes the words in the format; -1 for an unknown format. */
 static int emit(FILE *out, Words *v, const char *format)
 {
-    if (strcmp(format, "regex") == 0) {
+    int vim = strcmp(format, "vimregex") == 0;
+    if (strcmp(format, "regex") == 0 || vim) {
         /* insertion sort: stable (qsort is not), so equal lengths keep their order */
         Words s = *v;
         for (int i = 1; i < s.n; i++)
@@ -104,7 +128,17 @@ static int emit(FILE *out, Words *v, const char *format)
                 memcpy(s.w[j - 1], t, WORDLEN);
             }
         for (int i = 0; i < s.n; i++)
-            fprintf(out, "%s%s", i ? "|" : "", s.w[i]);
+            fprintf(out, "%s%s", i ? (vim ? "\\|" : "|") : "", s.w[i]);
+        return 0;
+    }
+    if (strcmp(format, "alist") == 0) {
+        for (int i = 0; i < v->n; i++) {
+            const char *eq = strchr(v->w[i], '=');
+            if (!eq)
+                return -1;
+            fprintf(out, "%s(\"%.*s\" . \"%s\")", i ? " " : "", (int)(eq - v->w[i]), v->w[i],
+                    eq + 1);
+        }
         return 0;
     }
     const char *sep, *open, *close;
@@ -184,7 +218,7 @@ static int expand(const char *tpl, const char *text, size_t len, FILE *out)
                  : !collect(kind, v)    ? (fprintf(stderr, "%s:%d: error: unknown kind '%s'\n",
                                                    tpl, line_of(text, start), kind), -1)
                  : emit(out, v, format) ? (fprintf(stderr, "%s:%d: error: unknown format '%s' "
-                                                           "(words, lisp, regex, json)\n",
+                                                           "(words, lisp, regex, vimregex, json, alist)\n",
                                                    tpl, line_of(text, start), format), -1)
                                         : 0;
         free(v);

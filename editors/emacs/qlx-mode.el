@@ -114,25 +114,18 @@ A model with syntax errors is saved as it is."
 
 ;;;; Records
 
-;; keywords.def maps each alias to its record, but its word lists give
-;; only the names; most aliases are prefixes of their record ($EST), and
-;; these are the NONMEM names that are not.  The test checks every
-;; RECORD_ALIAS of keywords.def against `qlx--record-canonical'.
-(defconst qlx--record-alias-exceptions
-  '(("MODEL" . "COMPARTMENTS") ("PRED" . "ERROR")
-    ("ESTM" . "ESTIMATION") ("SUBROUTINES" . "SOLVER"))
-  "Aliases in `qlx-records' that are not a prefix of their record.")
+;; Each record and each alias with the record it names, from keywords.def.
+(defconst qlx-record-names '("PROBLEM" "DATA" "INPUT" "COMPARTMENTS" "THETA" "OMEGA" "SIGMA" "PRIOR" "PK" "DES" "ERROR" "QUANTUM" "NETWORK" "HYBRID" "LOSS" "ESTIMATION" "COVARIANCE" "SOLVER" "SIMULATION" "TABLE" "LUA" "INCLUDE")
+  "The records of .qlx, without their aliases.")
+
+(defconst qlx--record-aliases '(("PROB" . "PROBLEM") ("PROBL" . "PROBLEM") ("INP" . "INPUT") ("COMP" . "COMPARTMENTS") ("MODEL" . "COMPARTMENTS") ("THE" . "THETA") ("OME" . "OMEGA") ("SIG" . "SIGMA") ("ERR" . "ERROR") ("PRED" . "ERROR") ("EST" . "ESTIMATION") ("ESTM" . "ESTIMATION") ("COV" . "COVARIANCE") ("SUBROUTINES" . "SOLVER") ("SIM" . "SIMULATION") ("TAB" . "TABLE"))
+  "Each alias in `qlx-records' with the record it names.")
 
 (defun qlx--record-canonical (name)
   "The record that NAME (without $, any case) names, or nil if none."
-  (let ((up (upcase name)) best)
-    (or (cdr (assoc up qlx--record-alias-exceptions))
-        (when (member up qlx-records)
-          ;; the longest record name it is a prefix of: PROB -> PROBLEM
-          (dolist (r qlx-records best)
-            (when (and (string-prefix-p up r)
-                       (> (length r) (length best)))
-              (setq best r)))))))
+  (let ((up (upcase name)))
+    (or (cdr (assoc up qlx--record-aliases))
+        (car (member up qlx-record-names)))))
 
 (defconst qlx--record-table
   (let ((table (make-hash-table :test #'equal)))

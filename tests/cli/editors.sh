@@ -27,6 +27,13 @@ else
         grep -q '^x exp log .* phi y$' "$TMP/editors/t" &&
         ok "a placeholder expands to keywords.def's words, in its order" ||
         { bad "FUNCS:words"; cat "$TMP/editors/t"; }
+    # a record with its aliases, and each alias with its record
+    printf '@@RECORD=THETA+ERROR:vimregex@@\n@@ALIAS_PAIRS:alist@@\n' >"$TMP/editors/r.in"
+    "$GEN" "$TMP/editors/r.in" "$TMP/editors/r" &&
+        [ "$(sed -n 1p "$TMP/editors/r")" = 'THETA\|ERROR\|PRED\|THE\|ERR' ] &&
+        sed -n 2p "$TMP/editors/r" | grep -q '("MODEL" . "COMPARTMENTS").*("SUBROUTINES" . "SOLVER")' &&
+        ok "RECORD=THETA+ERROR gives those records and their aliases, longest first; ALIAS_PAIRS each alias's record" ||
+        { bad "RECORD= or ALIAS_PAIRS"; cat "$TMP/editors/r"; }
     printf 'a\n@@NOPE:words@@\n' >"$TMP/editors/u.in"
     "$GEN" "$TMP/editors/u.in" "$TMP/editors/u" 2>"$TMP/editors/u.err"; rc=$?
     [ $rc = 1 ] && grep -q "u.in:2: error: unknown kind 'NOPE'" "$TMP/editors/u.err" && [ ! -e "$TMP/editors/u" ] &&

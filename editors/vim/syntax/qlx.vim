@@ -115,39 +115,39 @@ syn region  qlxRecOther    matchgroup=qlxRecord start=/\v^\s*\$(COMPARTMENTS|SUB
       \ end=/\ze\n\s*\$/ keepend contains=@qlxCode,qlxOption
 syn region  qlxRecProblem  matchgroup=qlxRecord start=/^\s*\$\%(PROBLEM\|PROBL\|PROB\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxTitle,qlxComment,qlxError
-syn region  qlxRecPath     matchgroup=qlxRecord start=/^\s*\$\%(DATA\|LUA\|INCLUDE\)\>/
+syn region  qlxRecPath     matchgroup=qlxRecord start=/^\s*\$\%(INCLUDE\|DATA\|LUA\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxPath,qlxString,qlxBadString,qlxOption,qlxComment
 syn region  qlxRecInput    matchgroup=qlxRecord start=/^\s*\$\%(INPUT\|INP\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxDataItem,qlxKeyword,qlxComment
-syn region  qlxRecCmt      matchgroup=qlxRecord start=/^\s*\$\%(COMPARTMENTS\|COMP\|MODEL\)\>/
+syn region  qlxRecCmt      matchgroup=qlxRecord start=/^\s*\$\%(COMPARTMENTS\|MODEL\|COMP\)\>/
       \ end=/\ze\n\s*\$/ keepend
       \ contains=qlxCompartment,qlxCmtKey,qlxRoles,qlxCmtList,qlxComment
 syn region  qlxRecTheta    matchgroup=qlxRecord start=/^\s*\$\%(THETA\|THE\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxParameter,qlxNumber,qlxKeyword,qlxComment
-syn region  qlxRecRandom   matchgroup=qlxRecord start=/^\s*\$\%(OMEGA\|OME\|SIGMA\|SIG\)\>/
+syn region  qlxRecRandom   matchgroup=qlxRecord start=/^\s*\$\%(OMEGA\|SIGMA\|OME\|SIG\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxParameter,qlxNumber,qlxKeyword,qlxComment
-syn region  qlxRecPrior    matchgroup=qlxRecord start=/^\s*\$PRIOR\>/
+syn region  qlxRecPrior    matchgroup=qlxRecord start=/^\s*\$\%(PRIOR\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxParameter,qlxDist,qlxNumber,qlxComment
-syn region  qlxRecCode     matchgroup=qlxRecord start=/^\s*\$\%(PK\|DES\|ERROR\|ERR\|PRED\)\>/
+syn region  qlxRecCode     matchgroup=qlxRecord start=/^\s*\$\%(ERROR\|PRED\|DES\|ERR\|PK\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=@qlxCode
-syn region  qlxRecHybrid   matchgroup=qlxRecord start=/^\s*\$HYBRID\>/
+syn region  qlxRecHybrid   matchgroup=qlxRecord start=/^\s*\$\%(HYBRID\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=@qlxCode,qlxRecordFunc
-syn region  qlxRecQuantum  matchgroup=qlxRecord start=/^\s*\$QUANTUM\>/
+syn region  qlxRecQuantum  matchgroup=qlxRecord start=/^\s*\$\%(QUANTUM\)\>/
       \ end=/\ze\n\s*\$/ keepend
       \ contains=qlxBranch,qlxDirective,qlxRecordFunc,qlxNumber,qlxOperator,qlxBuiltin,
       \qlxDataItem,qlxComment
-syn region  qlxRecNetwork  matchgroup=qlxRecord start=/^\s*\$NETWORK\>/
+syn region  qlxRecNetwork  matchgroup=qlxRecord start=/^\s*\$\%(NETWORK\)\>/
       \ end=/\ze\n\s*\$/ keepend
       \ contains=qlxBranch,qlxDirective,qlxRecordWord,qlxNumber,qlxOperator,qlxBuiltin,
       \qlxDataItem,qlxComment
-syn region  qlxRecLoss     matchgroup=qlxRecord start=/^\s*\$LOSS\>/
+syn region  qlxRecLoss     matchgroup=qlxRecord start=/^\s*\$\%(LOSS\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxHeader,qlxDirective,qlxNumber,qlxComment
 syn region  qlxRecSim      matchgroup=qlxRecord start=/^\s*\$\%(SIMULATION\|SIM\)\>/
       \ end=/\ze\n\s*\$/ keepend
       \ contains=qlxHeader,qlxDirective,qlxCall,qlxDist,qlxFunction,qlxNumber,qlxString,
       \qlxOperator,qlxBuiltin,qlxDataItem,qlxComment
 syn region  qlxRecOptions  matchgroup=qlxRecord
-      \ start=/^\s*\$\%(ESTIMATION\|ESTM\|EST\|COVARIANCE\|COV\|SOLVER\|SUBROUTINES\)\>/
+      \ start=/^\s*\$\%(ESTIMATION\|COVARIANCE\|ESTM\|EST\|COV\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxOption,qlxComment
 syn region  qlxRecTable    matchgroup=qlxRecord start=/^\s*\$\%(TABLE\|TAB\)\>/
       \ end=/\ze\n\s*\$/ keepend contains=qlxOption,qlxTableItem,qlxDataItem,qlxComment
