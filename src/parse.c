@@ -230,6 +230,21 @@ static void after_operator(Parser *p)
     skip_newlines(p);
 }
 
+/* After a declaration's '=' or '~' the line may go on: the line ends are
+ * skipped, but when what follows cannot start a value the error is at
+ * the first of them, where the value is missing.  0 after reporting. */
+static int value_goes_on(Parser *p, const char *what)
+{
+    if (!at(p, TK_NEWLINE))
+        return 1;
+    Span end = p->tok.span;
+    skip_newlines(p);
+    if (at(p, TK_NUMBER) || at(p, TK_MINUS) || at(p, TK_LPAREN))
+        return 1;
+    error_at(p, end, NULL, "expected %s, found end of line", what);
+    return 0;
+}
+
 /* The unclosed '(' is often lines back; name its line, as Lua does. */
 static void expected_close(Parser *p, Span open, const char *what)
 {
@@ -890,9 +905,8 @@ static void theta_decl(Parser *p, Record *r, int *cap)
         t.name = p->tok.text;
         t.name_span = p->tok.span;
         advance(p);
-        if (!expect(p, TK_ASSIGN, "'=' after the THETA's name"))
+        if (!expect(p, TK_ASSIGN, "'=' after the THETA's name") || !value_goes_on(p, "a number"))
             return;
-        skip_newlines(p);   /* the line goes on after '=' (docs/language.md) */
     }
     if (at(p, TK_LPAREN)) {
         const char *txt[3];
@@ -1003,9 +1017,9 @@ static void random_decl(Parser *p, Record *r, int *cap)
         return;
     }
     /* without names (NONMEM's `$OMEGA 0.1 0.2`) the values follow at once */
-    if (d.nnames > 0 && !expect(p, TK_TILDE, "'~' before the variance"))
+    if (d.nnames > 0 &&
+        (!expect(p, TK_TILDE, "'~' before the variance") || !value_goes_on(p, "a variance")))
         return;
-    skip_newlines(p);   /* the line goes on after '~' */
     int need = d.block ? d.block * (d.block + 1) / 2 : d.nnames ? d.nnames : 1;
     for (;;) {
         if (at(p, TK_NEWLINE) && d.nvalues > 0 && d.nvalues < need) {
