@@ -8,41 +8,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The covariate columns' names (each alias too) and where each reads. */
-typedef struct {
-    const char **keys;
-    int *col;
-    double *vals;
-    int n;
-} Inputs;
-
-static int inputs_new(const Model *m, Inputs *in)
+int cov_keys_new(const Model *m, CovKeys *k)
 {
     int cap = 2 * m->ninput + 1;
-    in->keys = malloc(sizeof *in->keys * (size_t)cap);
-    in->col = malloc(sizeof *in->col * (size_t)cap);
-    in->vals = malloc(sizeof *in->vals * (size_t)cap);
-    in->n = 0;
-    if (!in->keys || !in->col || !in->vals)
+    k->keys = malloc(sizeof *k->keys * (size_t)cap);
+    k->col = malloc(sizeof *k->col * (size_t)cap);
+    k->vals = malloc(sizeof *k->vals * (size_t)cap);
+    k->set = malloc((size_t)cap);
+    k->n = 0;
+    if (!k->keys || !k->col || !k->vals || !k->set) {
+        cov_keys_free(k);
         return -1;
+    }
     for (int i = 0; i < m->ninput; i++) {
         if (m->cols[i].role != COL_COVARIATE)
             continue;
-        in->keys[in->n] = m->cols[i].name;
-        in->col[in->n++] = i;
+        k->keys[k->n] = m->cols[i].name;
+        k->col[k->n++] = i;
         if (m->cols[i].alias) {
-            in->keys[in->n] = m->cols[i].alias;
-            in->col[in->n++] = i;
+            k->keys[k->n] = m->cols[i].alias;
+            k->col[k->n++] = i;
         }
     }
     return 0;
 }
 
-static void inputs_free(Inputs *in)
+void cov_keys_free(CovKeys *k)
 {
-    free(in->keys);
-    free(in->col);
-    free(in->vals);
+    free(k->keys);
+    free(k->col);
+    free(k->vals);
+    free(k->set);
+    memset(k, 0, sizeof *k);
+}
+
+void cov_keys_load(CovKeys *k, const double *v)
+{
+    for (int j = 0; j < k->n; j++)
+        k->vals[j] = v[k->col[j]];
 }
 
 static void place(const Model *m, const char *model, char *buf, size_t len)
@@ -55,8 +58,8 @@ static void place(const Model *m, const char *model, char *buf, size_t len)
                  m->lua_subject_span.line, m->lua_subject_span.col);
 }
 
-static int call(Hook *h, const Model *m, const char *model, Inputs *in, double *v, char *err,
-                size_t errlen)
+int derive_row(Hook *h, const Model *m, CovKeys *in, const char *model, double *v, char *err,
+               size_t errlen)
 {
     int nd = m->ncols - m->ninput;
     const char *keys[64];
@@ -67,8 +70,7 @@ static int call(Hook *h, const Model *m, const char *model, Inputs *in, double *
     }
     for (int j = 0; j < nd; j++)
         keys[j] = m->cols[m->ninput + j].name;
-    for (int k = 0; k < in->n; k++)
-        in->vals[k] = v[in->col[k]];
+    cov_keys_load(in, v);
     HookMap a = { in->keys, in->vals, in->n }, out = { keys, v + m->ninput, nd };
     char at[300];
     if (hook_call_table(h, m->lua_subject, &a, NULL, &out, set) != 0) {
@@ -85,15 +87,6 @@ static int call(Hook *h, const Model *m, const char *model, Inputs *in, double *
         }
     }
     return 0;
-}
-
-int derive_row(Hook *h, const Model *m, const char *model, double *v, char *err, size_t errlen)
-{
-    Inputs in;
-    int rc = inputs_new(m, &in) == 0 ? call(h, m, model, &in, v, err, errlen)
-                                     : (snprintf(err, errlen, "out of memory"), -1);
-    inputs_free(&in);
-    return rc;
 }
 
 /* The span of line `line` of a registered file, to quote the record. */
@@ -114,7 +107,7 @@ static Span row_span(Diag *d, int file, int line)
     return s;
 }
 
-static int same_covariates(const Inputs *in, const double *a, const double *b)
+static int same_covariates(const CovKeys *in, const double *a, const double *b)
 {
     for (int k = 0; k < in->n; k++) {
         double x = a[in->col[k]], y = b[in->col[k]];
@@ -126,9 +119,8 @@ static int same_covariates(const Inputs *in, const double *a, const double *b)
 
 int derive_data(Hook *h, const Model *m, const char *model, Dataset *ds, Diag *d)
 {
-    Inputs in;
-    if (inputs_new(m, &in) != 0) {
-        inputs_free(&in);
+    CovKeys in;
+    if (cov_keys_new(m, &in) != 0) {
         diag_report(d, DIAG_ERROR, diag_nospan(), NULL, "out of memory");
         return -1;
     }
@@ -142,7 +134,7 @@ int derive_data(Hook *h, const Model *m, const char *model, Dataset *ds, Diag *d
                 memcpy(v + m->ninput, ds->rows[i - 1].v + m->ninput, sizeof(double) * (size_t)nd);
                 continue;
             }
-            if (call(h, m, model, &in, v, why, sizeof why) != 0) {
+            if (derive_row(h, m, &in, model, v, why, sizeof why) != 0) {
                 diag_report(d, DIAG_ERROR, row_span(d, ds->file, ds->rows[i].row),
                             "the subject hook runs on each subject's covariates before the "
                             "model does",
@@ -151,6 +143,6 @@ int derive_data(Hook *h, const Model *m, const char *model, Dataset *ds, Diag *d
             }
         }
     }
-    inputs_free(&in);
+    cov_keys_free(&in);
     return rc;
 }

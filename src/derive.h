@@ -22,11 +22,29 @@
 #include "diag.h"
 #include "hook.h"
 
+/* The covariate columns of $INPUT as a Lua table sees them: each by its
+ * name and by its alias (keys[k] reads column col[k]); vals and set are
+ * room for their values and for which of them a hook returned.  The subject hook and the trials' covariate sampler (mc.c)
+ * pass a record's covariates through one of these, built once. */
+typedef struct {
+    const char **keys;
+    int *col;
+    double *vals;
+    unsigned char *set;
+    int n;
+} CovKeys;
+
+int  cov_keys_new(const Model *m, CovKeys *k);   /* 0, or -1 out of memory */
+void cov_keys_free(CovKeys *k);
+/* k's values from the record's columns v. */
+void cov_keys_load(CovKeys *k, const double *v);
+
 /* v holds one record's columns (Model.ncols): sets its derived columns
- * from its covariates.  0, or -1 with why in err ("covariates.lua:7:
- * ... (SUBJECT=derive at model.qlx:4:20)"); model is the .qlx path for
- * that place (NULL: line and column alone). */
-int derive_row(Hook *h, const Model *m, const char *model, double *v, char *err, size_t errlen);
+ * from its covariates (k from cov_keys_new).  0, or -1 with why in err
+ * ("covariates.lua:7: ... (SUBJECT=derive at model.qlx:4:20)"); model is
+ * the .qlx path for that place (NULL: line and column alone). */
+int derive_row(Hook *h, const Model *m, CovKeys *k, const char *model, double *v, char *err,
+               size_t errlen);
 
 /* Every record of ds: the hook is called on a subject's first record and
  * again only on a record whose covariates changed (a time-varying

@@ -466,30 +466,21 @@ static double draw_cov(const CovDist *cd, Rng *r)
 
 /* POPULATION LUA=fn: fn(cov, rng) gets the covariates drawn so far and a
  * generator of subject i's own stream, and returns those it sets. */
-static int lua_sampler(Mc *c, const Spec *s, int i, uint64_t seed, double *cov)
+static int lua_sampler(Mc *c, const Spec *s, CovKeys *k, int i, uint64_t seed, double *cov)
 {
-    const Model *m = c->m;
-    const char *keys[MC_MAXCOV * 4];
-    double in[MC_MAXCOV * 4], out[MC_MAXCOV * 4];
-    int col[MC_MAXCOV * 4], n = 0;
-    unsigned char set[MC_MAXCOV * 4];
-    for (int k = 0; k < m->ninput && n < MC_MAXCOV * 4; k++)
-        if (m->cols[k].role == COL_COVARIATE) {
-            keys[n] = m->cols[k].name;
-            col[n] = k;
-            in[n++] = cov[k];
-        }
+    cov_keys_load(k, cov);
     Rng r;
     rng_init(&r, seed, (uint32_t)i, MC_STREAM_SAMPLER);
-    HookMap a = { keys, in, n }, b = { keys, out, n };
-    if (hook_call_table(c->h, s->sampler, &a, &r, &b, set) != 0) {
+    /* in and out share vals: the values are in the table before the call */
+    HookMap io = { k->keys, k->vals, k->n };
+    if (hook_call_table(c->h, s->sampler, &io, &r, &io, k->set) != 0) {
         diag_report(c->d, DIAG_ERROR, s->sampler_span, NULL, "virtual subject %d: %s", i + 1,
                     hook_error(c->h));
         return -1;
     }
-    for (int k = 0; k < n; k++)
-        if (set[k])
-            cov[col[k]] = out[k];
+    for (int j = 0; j < k->n; j++)
+        if (k->set[j])
+            cov[k->col[j]] = k->vals[j];
     return 0;
 }
 
@@ -499,8 +490,11 @@ static int lua_sampler(Mc *c, const Spec *s, int i, uint64_t seed, double *cov)
 static int population(Mc *c, const Spec *s, int n, uint64_t seed, double *covs)
 {
     const Model *m = c->m;
-    int nc = m->ncols;
-    for (int i = 0; i < n; i++) {
+    int nc = m->ncols, rc = 0;
+    CovKeys keys;
+    if ((s->sampler || m->lua_subject) && cov_keys_new(m, &keys) != 0)
+        return fail(c, s->span, NULL, "out of memory");
+    for (int i = 0; i < n && rc == 0; i++) {
         double *cov = covs + (size_t)i * nc;
         for (int k = 0; k < nc; k++)
             cov[k] = 0;
@@ -519,15 +513,17 @@ static int population(Mc *c, const Spec *s, int n, uint64_t seed, double *covs)
             rng_init(&r, seed, (uint32_t)i, MC_STREAM_COV + (uint32_t)s->cov[q].col);
             cov[s->cov[q].col] = draw_cov(&s->cov[q], &r);
         }
-        if (s->sampler && lua_sampler(c, s, i, seed, cov) != 0)
-            return -1;
         char why[1024];
-        if (m->lua_subject && derive_row(c->h, m, c->model, cov, why, sizeof why) != 0) {
+        if (s->sampler && lua_sampler(c, s, &keys, i, seed, cov) != 0)
+            rc = -1;
+        else if (m->lua_subject && derive_row(c->h, m, &keys, c->model, cov, why, sizeof why) != 0) {
             diag_report(c->d, DIAG_ERROR, s->span, NULL, "virtual subject %d: %s", i + 1, why);
-            return -1;
+            rc = -1;
         }
     }
-    return 0;
+    if (s->sampler || m->lua_subject)
+        cov_keys_free(&keys);
+    return rc;
 }
 
 /* One virtual subject's records, the same for every subject of a
