@@ -41,7 +41,8 @@ lower() {      # lower A B: how much lower B is than A
     awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%g mg lower (%.0f%%)", a - b, 100 * (a - b) / a; else print "." }'
 }
 nsub=$(awk -F, 'NR > 1 { s[$1] = 1 } END { n = 0; for (i in s) n++; print n }' "$OUT/study_ipp.csv")
-tmax=$(awk -F, 'NR > 1 && $5 + 0 > m { m = $5 + 0 } END { print m + 0 }' "$OUT/study_ipp.csv")
+tmax=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "TIME") c = i; next }
+                $c + 0 > m { m = $c + 0 } END { print m + 0 }' "$OUT/study_ipp.csv")
 q1=$(chosen q1_daily) q2=$(chosen q2_weekly)
 q3d=$(chosen q3_daily_bw70_140) q3w=$(chosen q3_weekly_bw70_140)
 q4d=$(chosen q4_daily_no_comed) q4w=$(chosen q4_weekly_no_comed)

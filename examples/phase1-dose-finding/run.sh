@@ -67,8 +67,17 @@ step() {   # step NAME MODEL [qlxc options]: one qlxc run into OUT/NAME
         exit 1
     fi
 }
-# each model reads the dataset by the path run.sh gives it
-with_data() { sed "s|^\\\$DATA  *[^ ]*|\$DATA     $2|" "$here/$1"; }
+# each model reads the dataset by the path run.sh gives it, through an
+# $INPUT made from the dataset's header: the look-alike's own column
+# names (WT, CONMED, ARM) are aliases of the models' (BW, COMED, DOSE)
+input_of() {
+    head -1 "$1" | tr -d '\r' | awk -F, '{
+        m["WT"] = "BW"; m["CONMED"] = "COMED"; m["ARM"] = "DOSE"
+        for (i = 1; i <= NF; i++) printf "%s%s", (i > 1 ? " " : ""), (($i in m) ? m[$i] "=" $i : $i) }'
+}
+with_data() {
+    sed -e "s|^\\\$DATA  *[^ ]*|\$DATA     $2|" -e "s|^\\\$INPUT .*|\$INPUT    $(input_of "$2")|" "$here/$1"
+}
 
 EVERY=${PHASE1_EVERY:-1}
 if [ "$EVERY" != 1 ]; then   # every k-th subject, in a copy beside the outputs
